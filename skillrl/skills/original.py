@@ -163,7 +163,8 @@ def as_original_bank(bank: OriginalBank | SkillBank | Mapping[str, Any]) -> Orig
         )
     if not isinstance(bank, Mapping):
         raise ValueError(f"a skill bank must be a JSON object, got {type(bank).__name__}")
-    specific = bank.get("task_specific_skills") or {}
+    specific = bank.get("task_specific_skills")
+    specific = {} if specific is None else specific
     if not isinstance(specific, Mapping):
         raise ValueError("task_specific_skills must be an object {category: [skills]}")
     mistakes = []
