@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-from pathlib import Path
 
 from original_helpers import ORIGINAL_REPO, ROOT
 
@@ -59,27 +58,30 @@ def _bank_texts() -> set[str]:
     return texts
 
 
+def _distinctive_template_lines() -> set[str]:
+    return {ln.strip() for t in _template_texts().values() for ln in t.splitlines() if len(ln.strip()) >= MIN_LINE_CHARS}
+
+
+def _copies(tracked: dict[str, str], needles: set[str]) -> list[tuple[str, str]]:
+    return [(name, needle[:60]) for name, text in tracked.items() for needle in needles if needle in text]
+
+
 def test_no_template_or_template_line_is_stored_in_the_project():
     tracked = _tracked_texts()
     assert "agent_system/environments/alfworld/original.py" in tracked  # the scan sees our code
-    templates = _template_texts()
-    lines = {ln.strip() for t in templates.values() for ln in t.splitlines() if len(ln.strip()) >= MIN_LINE_CHARS}
+    lines = _distinctive_template_lines()
     assert len(lines) >= 10
-    found = [(name, line[:60]) for name, text in tracked.items() for line in lines if line in text]
-    found += [(name, key) for name, text in tracked.items() for key, t in templates.items() if t.strip() in text]
-    assert found == []
+    whole = {t.strip() for t in _template_texts().values()}
+    assert _copies(tracked, lines | whole) == []
 
 
 def test_no_original_bank_text_is_stored_in_the_project():
-    tracked = _tracked_texts()
     texts = _bank_texts()
     assert len(texts) > 100
-    found = [(name, t[:60]) for name, content in tracked.items() for t in texts if t in content]
-    assert found == []
+    assert _copies(_tracked_texts(), texts) == []
 
 
-def test_the_scan_would_see_a_copied_line(tmp_path):
-    line = next(ln.strip() for t in _template_texts().values() for ln in t.splitlines() if len(ln.strip()) >= MIN_LINE_CHARS)
-    sample = Path(tmp_path / "copy.py")
-    sample.write_text(f"PROMPT = '''{line}'''\n", encoding="utf-8")
-    assert line in sample.read_text(encoding="utf-8")
+def test_the_scan_flags_a_copied_line():
+    line = sorted(_distinctive_template_lines())[0]
+    fake = {"ok.py": "PROMPT = 'our own words'", "copy.py": "TEXT = [\n" + line + "\n]"}
+    assert _copies(fake, _distinctive_template_lines()) == [("copy.py", line[:60])]
