@@ -144,9 +144,12 @@ def project_action(text: str, admissible_actions: Sequence[str] | None = None) -
 
 
 def case_task(inputs: Mapping[str, Any]) -> str:
-    """A golden case's task: ``inputs["task"]``, else extracted from the reset observation."""
-    task = inputs.get("task")
-    return str(task) if task is not None else extract_task(str(inputs["observations"][0]))
+    """A golden case's task, extracted from the reset observation as the original does (``inputs["task"]``
+    when the reset observation has no task)."""
+    try:
+        return extract_task(str(inputs["observations"][0]))
+    except (ValueError, IndexError):
+        return str(inputs["task"])
 
 
 def case_admissible(inputs: Mapping[str, Any]) -> list[str]:

@@ -134,9 +134,9 @@ def project_action(text: str, admissible_actions: Sequence[str] | None = None) -
 
 
 def case_task(inputs: Mapping[str, Any]) -> str:
-    """A golden case's question: ``inputs["question"]``, else the reset observation."""
-    question = inputs.get("question")
-    return str(question) if question is not None else str(inputs["observations"][0])
+    """A golden case's question: the reset observation, as the original takes it (else ``inputs["question"]``)."""
+    observations = inputs.get("observations") or []
+    return str(observations[0]) if observations else str(inputs["question"])
 
 
 def case_admissible(inputs: Mapping[str, Any]) -> None:

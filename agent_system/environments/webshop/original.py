@@ -178,9 +178,12 @@ def project_action(text: str, admissible_actions: Sequence[str] | None = None) -
 
 
 def case_task(inputs: Mapping[str, Any]) -> str:
-    """A golden case's task: ``inputs["task"]``, else extracted from the reset page."""
-    task = inputs.get("task")
-    return str(task) if task is not None else extract_task(str(inputs["observations"][0]))
+    """A golden case's task, extracted from the reset page as the original does (``inputs["task"]``
+    when the reset page has no task)."""
+    try:
+        return extract_task(str(inputs["observations"][0]))
+    except (ValueError, IndexError):
+        return str(inputs["task"])
 
 
 def case_admissible(inputs: Mapping[str, Any]) -> list[str]:
