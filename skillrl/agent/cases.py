@@ -218,7 +218,24 @@ class CaseRenderer:
         if self.style == "original":
             style = self.original(case.env)
             return style.skill_block(self._original_bank(skills_json), task, top_k=top_k, task_specific_top_k=specific_k)
-        return _native_skill_block(self, case.env, skills_json, task, top_k, specific_k)
+        return self._native_skill_block(case.env, skills_json, task, top_k, specific_k)
+
+    def _native_skill_block(self, env: str, skills_json: str, task: str, top_k: int | None, specific_k: int | None) -> str:
+        """The native skill block: the project's template retriever over the same bank.
+
+        ``top_k=None`` takes the project's default (6). The task type is inferred from the task
+        text (a case carries no ground-truth type for every env). This is the one call into the
+        native retrieval API (``build_retriever``); adapt it here if that signature changes.
+        """
+        from skillrl.skills.retrieval import build_retriever
+
+        k = 6 if top_k is None else top_k
+        key = (env, skills_json, k, specific_k)
+        if key not in self._native_retrievers:
+            self._native_retrievers[key] = build_retriever(
+                self._bank_path(skills_json), env, mode="template", top_k=k, task_specific_top_k=specific_k
+            )
+        return self._native_retrievers[key].retrieve(task, None).text
 
     def project(self, case: Case) -> tuple[str, bool]:
         """``(action, valid)`` of a projection case's ``inputs.text`` in this style."""
@@ -241,25 +258,6 @@ def _native_spec(env: str):
     from agent_system.environments import get_env_spec
 
     return get_env_spec(env)
-
-
-def _native_skill_block(
-    renderer: CaseRenderer, env: str, skills_json: str, task: str, top_k: int | None, specific_k: int | None
-) -> str:
-    """The native skill block for ``task``: the project's template retriever over the same bank.
-
-    ``top_k=None`` takes the project's default (6). The task type is inferred from the task text
-    (a case carries no ground-truth type for every env).
-    """
-    from skillrl.skills.retrieval import build_retriever
-
-    k = 6 if top_k is None else top_k
-    key = (env, skills_json, k, specific_k)
-    if key not in renderer._native_retrievers:
-        renderer._native_retrievers[key] = build_retriever(
-            renderer._bank_path(skills_json), env, mode="template", top_k=k, task_specific_top_k=specific_k
-        )
-    return renderer._native_retrievers[key].retrieve(task, None).text
 
 
 def render_cases(
