@@ -106,3 +106,7 @@ def score(
     for i, r in enumerate(result["rewards"]):
         table.add_row(str(i), *(f"{r.get(c, float('nan')):.3f}" if r.get(c) is not None else "-" for c in ("reward", "r_type", "r_att", "r_option", "r_price")))
     Console().print(table)
+
+from skillrl.cli.original import register as _register_original  # noqa: E402  (render/project)
+
+_register_original(app)
