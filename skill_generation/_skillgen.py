@@ -12,12 +12,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from pathlib import Path
 
-try:
-    import skillrl  # noqa: F401
-except ImportError:  # run from a checkout without an install
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 def main(env_name: str, argv: list[str] | None = None) -> int:

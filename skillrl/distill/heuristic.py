@@ -54,7 +54,12 @@ from skillrl.utils.registry import Registry
 
 @dataclass(frozen=True)
 class FailureKind:
-    """A failure pattern and the lesson that counters it (texts may use ``{verb}``, ``{category}``)."""
+    """A failure pattern and the lesson that counters it.
+
+    Texts may use ``{a_task}`` ("a heat task" / "a task"), ``{a_goal}`` ("a heat goal" / "a goal")
+    and ``{state_change}`` (what the goal's adjective asks for, e.g. "heat it with the appliance
+    (heat <object> with <appliance>)"); see :func:`_fmt`.
+    """
 
     name: str
     scope: str
@@ -209,7 +214,7 @@ WRONG_OBJECT = FailureKind(
     scope="task",
     title="Pick up only the goal object",
     principle="Before taking anything, check that its name matches the object the goal asks for; leave look-alikes where they are.",
-    when_to_apply="An object is within reach during a {category} task.",
+    when_to_apply="An object is within reach during {a_task}.",
     description="Picking up or handling an object that the goal does not ask for.",
     why_it_happens="The agent grabs the first visible object instead of matching it against the goal.",
     how_to_avoid="Match the object name against the goal text before the take action; if it does not match, keep searching.",
@@ -217,9 +222,9 @@ WRONG_OBJECT = FailureKind(
 SKIPPED_APPLIANCE = FailureKind(
     name="skipped_appliance",
     scope="task",
-    title="Apply the required state change",
-    principle="A {category} goal is only met after the object was changed with the right appliance: {verb} it (e.g. '{verb} <object> with <appliance>') before the final placement.",
-    when_to_apply="Holding the goal object of a {category} task, before placing it.",
+    title="Use the appliance the goal names",
+    principle="{A_goal} is only met after {state_change}; do it before the final step.",
+    when_to_apply="Holding the goal object of {a_task}, before the final step.",
     description="Placing or finishing without the state change the goal requires (heating, cooling, cleaning or using the lamp).",
     why_it_happens="The agent focuses on moving the object and forgets the adjective in the goal (hot, cool, clean, under the lamp).",
     how_to_avoid="Read the goal for hot/cool/clean/light; go to the matching appliance and use it on the object before the last step.",
@@ -249,7 +254,7 @@ ANSWER_WITHOUT_SEARCH = FailureKind(
     scope="task",
     title="Search before answering",
     principle="Issue at least one search for the entities in the question and answer only from what the retrieved passages say.",
-    when_to_apply="Before giving the answer to a {category} question.",
+    when_to_apply="Before giving the answer in {a_task}.",
     description="Answering from memory without searching, so the answer is not grounded in retrieved evidence.",
     why_it_happens="The agent is over-confident about facts it has not checked.",
     how_to_avoid="Search first (one query per entity or hop), read the passages, then answer with the exact span they give.",
@@ -507,23 +512,54 @@ def action_template(action: str, *, appliances: set[str] = frozenset(), goal_wor
     return re.sub(r"\d+", "N", a)
 
 
-_EXPLORE = {"go to PLACE", "open PLACE", "close PLACE", "examine PLACE"}
+_MOVE = re.compile(r"^go to (PLACE|TARGET|APPLIANCE|OBJECT)$")
+_KEY_HOUSEHOLD = re.compile(r"^(take|put|heat|cool|clean|use) ")
+
+
+def _is_key(template: str) -> bool:
+    """Steps that change the task state (kept in a schema); the rest is moving and looking."""
+    if _KEY_HOUSEHOLD.match(template):
+        return True
+    if template.startswith(("search[", "click[", "<search>", "<answer>", "browse")):
+        return True
+    return template.startswith("examine OBJECT")
 
 
 def schema(traj: Trajectory) -> tuple[str, ...]:
-    """Ordered action templates of an episode: valid steps only, exploration folded, repeats collapsed."""
+    """Ordered action templates of an episode.
+
+    Valid steps only. Steps that change the task state are kept (take, put, heat/cool/clean, use,
+    searches, clicks, answers); each run of moving/looking/opening between them folds into one
+    step: ``go to TARGET`` / ``go to APPLIANCE`` when the run ends at such a place, else
+    ``search PLACEs``. Consecutive repeats collapse.
+    """
     appliances, words, target = _roles(traj)
     out: list[str] = []
+    run: list[str] = []
+
+    def fold() -> None:
+        if run:
+            moves = [m.group(1) for t in run if (m := _MOVE.match(t))]
+            out.append(f"go to {moves[-1]}" if moves and moves[-1] in ("TARGET", "APPLIANCE") else "search PLACEs")
+            run.clear()
+
     for s in traj.steps:
         if not s.valid or not s.action.strip():
             continue
         t = action_template(s.action, appliances=appliances, goal_words=words, target=target)
-        t = "search PLACEs" if t in _EXPLORE else t
         if t in ("click[next >]", "click[< prev]"):
             t = "browse result pages"
-        if not out or out[-1] != t:
+        if _is_key(t):
+            fold()
             out.append(t)
-    return tuple(out)
+        else:
+            run.append(t)
+    fold()
+    collapsed = [t for i, t in enumerate(out) if i == 0 or out[i - 1] != t]
+    # a trailing run of looking around after the last key step is noise
+    while collapsed and collapsed[-1] == "search PLACEs" and len(collapsed) > 1:
+        collapsed.pop()
+    return tuple(collapsed)
 
 
 def pattern_text(steps: Sequence[str]) -> str:
@@ -537,10 +573,26 @@ def _label(category: str) -> str:
     return category.replace("_", " ")
 
 
+_STATE_CHANGE = {
+    "heat": "the object was heated with the appliance (heat <object> with <appliance>)",
+    "cool": "the object was cooled with the appliance (cool <object> with <appliance>)",
+    "clean": "the object was cleaned at the sink (clean <object> with <sinkbasin>)",
+    "use": "the lamp was turned on while holding the object (use <lamp>)",
+}
+_ANY_STATE_CHANGE = ("the object was changed as its adjective says (heated, cooled, cleaned, or looked at under a "
+                     "turned-on lamp) with the matching appliance")
+
+
 def _fmt(text: str, finding: Finding | None, category: str) -> str:
-    values = {"category": _label(category) or "this", "verb": "change"}
-    if finding is not None:
-        values.update(finding.detail)
+    """Fill a kind's text for ``category`` ('' for general skills) and a finding's details."""
+    verbs = required_verbs("", category)
+    verb = (finding.detail.get("verb") if finding is not None else None) or (verbs[0] if verbs else None)
+    values = {
+        "a_task": f"a {_label(category)} task" if category else "a task",
+        "a_goal": f"a {_label(category)} goal" if category else "a goal",
+        "A_goal": f"A {_label(category)} goal" if category else "A goal",
+        "state_change": _STATE_CHANGE.get(verb or "", _ANY_STATE_CHANGE),
+    }
     try:
         return text.format(**values)
     except (KeyError, IndexError):
@@ -659,8 +711,9 @@ class HeuristicDistiller:
         group = request.groups.get(task_type, {})
         out: list[Skill] = []
         patterns = Counter(m.planning_pattern for m in group.get("success", ()) if m.planning_pattern)
-        for pattern, n in patterns.most_common(2):
-            out.append(routine_skill(task_type, pattern, n, skill_id=f"tmp_{len(out) + 1:03d}"))
+        for rank, (pattern, n) in enumerate(patterns.most_common(2)):
+            if rank == 0 or n >= 2:
+                out.append(routine_skill(task_type, pattern, n, skill_id=f"tmp_{len(out) + 1:03d}"))
         for kind, _ in self._kinds(group.get("failure", ())).most_common():
             if failure_kind(kind).scope == "task":
                 out.append(remedy_skill(failure_kind(kind), task_type, skill_id=f"tmp_{len(out) + 1:03d}"))

@@ -77,9 +77,10 @@ class Trajectory:
         return tuple(s.action for s in self.steps)
 
     def fingerprint(self) -> str:
-        """Content hash (task, outcome, steps): the cache key of per-trajectory work."""
+        """Content hash (id, task, outcome, steps): the cache key of per-trajectory work."""
         payload = json.dumps(
-            [self.env_name, self.task, self.task_type, self.won, self.reward, [asdict(s) for s in self.steps]],
+            [self.episode_id, self.game_id, self.env_name, self.task, self.task_type, self.won, self.reward,
+             [asdict(s) for s in self.steps]],
             sort_keys=True,
             ensure_ascii=False,
         )

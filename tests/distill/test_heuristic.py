@@ -97,8 +97,8 @@ def test_evolution_proposals_cover_kinds_with_evidence():
     ops = HeuristicDistiller().propose(EvolutionRequest("alfworld", "heat", fails, succ, bank=SkillBank.empty()))
     skill_adds = [op for op in ops if isinstance(op, AddSkill)]
     assert {op.category for op in skill_adds} == {"heat"}
-    remedy = next(op for op in skill_adds if "state change" in op.skill.title)
-    assert "heat" in remedy.skill.principle and remedy.episode_ids == tuple(t.episode_id for t in fails)
+    remedy = next(op for op in skill_adds if "appliance the goal names" in op.skill.title)
+    assert "heat <object> with <appliance>" in remedy.skill.principle and remedy.episode_ids == tuple(t.episode_id for t in fails)
     assert "3/3 failed heat episodes" in remedy.reason
     assert any(isinstance(op, AddMistake) for op in ops)
     routine = next(op for op in skill_adds if op.skill.title.startswith("Routine"))
