@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from distill_secrets import AZURE_SECRET, SECRET
 from support.openai_server import FakeOpenAIServer
-
-#: a key that matches no generic key pattern: only the module's knowledge of the env var hides it
-SECRET = "TESTKEY-8f3a9c2e71d4b605"
-AZURE_SECRET = "AZKEY-77c1e0a9f3b24d18"
 
 LLM_VARS = ("OPENAI_API_KEY", "OPENAI_BASE_URL", "AZURE_OPENAI_API_KEY", "AZURE_OPENAI_ENDPOINT",
             "AZURE_OPENAI_API_VERSION", "OPENAI_API_VERSION")

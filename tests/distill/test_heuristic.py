@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import episodes as E
+import distill_episodes as E
 import pytest
 
 from skillrl.distill import Trajectory, build_distiller, distiller_names

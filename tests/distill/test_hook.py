@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-import episodes as E
+import distill_episodes as E
 import pytest
 from support.openai_server import Hang, Reply, Status
 

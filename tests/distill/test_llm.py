@@ -7,7 +7,7 @@ import logging
 import time
 
 import pytest
-from conftest import AZURE_SECRET, SECRET
+from distill_secrets import AZURE_SECRET, SECRET
 from support.openai_server import FakeOpenAIServer, Hang, Reply, Status
 
 from skillrl.distill.llm import (

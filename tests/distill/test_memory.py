@@ -85,7 +85,7 @@ def test_missing_file(tmp_path):
 
 
 def test_episode_files_in_every_shape(tmp_path):
-    import episodes as E
+    import distill_episodes as E
 
     ep = E.heat_skipped()
     p = tmp_path / "eps.jsonl"
@@ -104,7 +104,7 @@ def test_episode_files_in_every_shape(tmp_path):
 
 
 def test_invalid_transcript_steps_keep_their_validity():
-    import episodes as E
+    import distill_episodes as E
 
     t = Trajectory.from_dict(json.loads(E.invalid().to_json()))
     assert [s.valid for s in t.steps] == [False, True, False]

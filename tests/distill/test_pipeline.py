@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import episodes as E
+import distill_episodes as E
 import pytest
 from support.openai_server import Reply, Status
 from typer.testing import CliRunner
