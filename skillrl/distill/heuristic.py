@@ -173,10 +173,6 @@ def required_verbs(task: str, task_type: str = "") -> list[str]:
     return verbs
 
 
-def _last(seq: Sequence[str], default: str = "") -> str:
-    return seq[-1] if seq else default
-
-
 # -- detectors -------------------------------------------------------------------------------
 
 REPEATED = FailureKind(
