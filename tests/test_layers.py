@@ -15,6 +15,7 @@ FORBIDDEN = {
     "skillrl/skills": ("torch", "verl", "transformers", "agent_system", "skillrl.trainer", "skillrl.agent"),
     "agent_system": ("verl", "torch", "transformers", "skillrl.trainer", "skillrl.skills", "skillrl.agent"),
     "skillrl/agent": ("verl", "torch", "skillrl.trainer"),
+    "skillrl/distill": ("verl", "torch", "transformers", "agent_system", "skillrl.trainer", "skillrl.agent"),
     "skillrl/utils": ("verl", "torch", "agent_system", "skillrl.skills", "skillrl.agent", "skillrl.trainer"),
 }
 

@@ -9,7 +9,8 @@ Files (for a bank at ``DIR/NAME.json``):
 - ``DIR/NAME.history.jsonl`` — append-only, one JSON object per change: ``op`` (``add``,
   ``update``, ``retire``), ``skill_id``, ``section``, ``category``, ``step``, ``source``
   (e.g. ``evolution@step40``, ``manual``), ``reason``, ``version`` (the bank version the
-  change produced) and ``timestamp`` (UTC ISO-8601). Records are buffered in memory and
+  change produced), ``timestamp`` (UTC ISO-8601), ``episode_ids`` (the episodes behind an
+  evolution op) and ``previous`` (an updated item's JSON before the update). Records are buffered in memory and
   appended by :meth:`SkillBank.save`, after the bank file itself was replaced.
 - ``DIR/NAME.usage.json`` — per-item counters ``times_retrieved``, ``episodes_won``,
   ``episodes_lost`` (see :meth:`SkillBank.record_usage`). Usage is not content: recording it
@@ -124,9 +125,18 @@ class HistoryRecord:
     """The bank version this change produced."""
     timestamp: str
     """UTC time, ISO-8601."""
+    episode_ids: tuple[str, ...] = ()
+    """Ids of the episodes behind the change (evolution), empty for manual edits."""
+    previous: Mapping[str, Any] | None = None
+    """For ``update``: the item as it was before the change (its JSON object), else None."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "episode_ids", tuple(self.episode_ids or ()))
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        out = asdict(self)
+        out["episode_ids"] = list(self.episode_ids)
+        return out
 
 
 @dataclass(frozen=True)
@@ -307,7 +317,19 @@ class SkillBank:
 
     # -- editing -------------------------------------------------------------------------
 
-    def _record(self, op: str, item_id: str, section: str, category: str | None, *, source: str, reason: str, step: int | None) -> HistoryRecord:
+    def _record(
+        self,
+        op: str,
+        item_id: str,
+        section: str,
+        category: str | None,
+        *,
+        source: str,
+        reason: str,
+        step: int | None,
+        episode_ids: Iterable[str] = (),
+        previous: Mapping[str, Any] | None = None,
+    ) -> HistoryRecord:
         self._doc.metadata["version"] = self.version + 1
         rec = HistoryRecord(
             op=op,
@@ -319,6 +341,8 @@ class SkillBank:
             reason=reason,
             version=self.version,
             timestamp=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            episode_ids=tuple(episode_ids),
+            previous=dict(previous) if previous is not None else None,
         )
         self._pending.append(rec)
         log.debug("bank %s: %s %s -> v%d", self.path or "<memory>", op, item_id, rec.version)
@@ -332,6 +356,7 @@ class SkillBank:
         source: str = "manual",
         reason: str = "",
         step: int | None = None,
+        episode_ids: Iterable[str] = (),
     ) -> Skill:
         """Add a general skill (``category=None``) or a task-specific one (new categories are created).
 
@@ -345,10 +370,10 @@ class SkillBank:
             raise SkillBankError("<memory>", "skill.skill_id", f"duplicate id {s.skill_id!r}")
         if category is None:
             self._doc.general.append(s)
-            self._record("add", s.skill_id, GENERAL, None, source=source, reason=reason, step=step)
+            self._record("add", s.skill_id, GENERAL, None, source=source, reason=reason, step=step, episode_ids=episode_ids)
         else:
             self._doc.task_specific.setdefault(category, []).append(s)
-            self._record("add", s.skill_id, TASK_SPECIFIC, category, source=source, reason=reason, step=step)
+            self._record("add", s.skill_id, TASK_SPECIFIC, category, source=source, reason=reason, step=step, episode_ids=episode_ids)
         return s
 
     def add_mistake(
@@ -358,13 +383,14 @@ class SkillBank:
         source: str = "manual",
         reason: str = "",
         step: int | None = None,
+        episode_ids: Iterable[str] = (),
     ) -> Mistake:
         """Add a common mistake. Raises SkillBankError when invalid or the id is taken."""
         m = parse_mistake(mistake.to_dict() if isinstance(mistake, Mistake) else dict(mistake))
         if m.mistake_id in self._all_ids():
             raise SkillBankError("<memory>", "mistake.mistake_id", f"duplicate id {m.mistake_id!r}")
         self._doc.mistakes.append(m)
-        self._record("add", m.mistake_id, MISTAKES, None, source=source, reason=reason, step=step)
+        self._record("add", m.mistake_id, MISTAKES, None, source=source, reason=reason, step=step, episode_ids=episode_ids)
         return m
 
     def update_skill(
@@ -375,11 +401,13 @@ class SkillBank:
         source: str = "manual",
         reason: str = "",
         step: int | None = None,
+        episode_ids: Iterable[str] = (),
     ) -> Item:
         """Change fields of an active skill or mistake in place (its id cannot change).
 
         ``changes`` maps field names (``title``, ``principle``, ``when_to_apply`` or the
-        mistake fields; any other key lands in the item's extra keys) to new values.
+        mistake fields; any other key lands in the item's extra keys) to new values. The item as
+        it was goes into the history record's ``previous``.
 
         Raises:
             KeyError: no active item has ``skill_id``.
@@ -397,7 +425,10 @@ class SkillBank:
             return old
         seq: list[Any] = self._section_list(section, category)
         seq[[i.skill_id for i in seq].index(skill_id)] = new
-        self._record("update", skill_id, section, category, source=source, reason=reason, step=step)
+        self._record(
+            "update", skill_id, section, category, source=source, reason=reason, step=step,
+            episode_ids=episode_ids, previous=old.to_dict(),
+        )
         return new
 
     def retire_skill(
@@ -407,6 +438,7 @@ class SkillBank:
         source: str = "manual",
         reason: str = "",
         step: int | None = None,
+        episode_ids: Iterable[str] = (),
     ) -> RetiredItem:
         """Move an active skill or mistake to ``retired_skills``; it leaves retrieval.
 
@@ -416,7 +448,9 @@ class SkillBank:
         section, category = self.locate(skill_id)
         seq: list[Any] = self._section_list(section, category)
         item = seq.pop([i.skill_id for i in seq].index(skill_id))
-        rec = self._record("retire", skill_id, section, category, source=source, reason=reason, step=step)
+        rec = self._record(
+            "retire", skill_id, section, category, source=source, reason=reason, step=step, episode_ids=episode_ids
+        )
         retired = RetiredItem(section=section, category=category, item=item, retired_at_version=rec.version, reason=reason)
         self._doc.retired.append(retired)
         return retired

@@ -1,15 +1,16 @@
 """The evolution hook: what validation hands to skill-bank evolution.
 
 Both backends call :meth:`EvolutionHook.on_validation` after each validation with the failed
-episodes grouped by task type. The distillation component (a later issue) implements the
-protocol; until then :class:`LoggingEvolutionHook` only reports per-type success.
+episodes grouped by task type. The distillation component implements the
+protocol (:class:`skillrl.distill.hook.DistillingEvolutionHook`); :class:`LoggingEvolutionHook`
+only reports per-type success.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 log = logging.getLogger(__name__)
@@ -26,6 +27,8 @@ class ValidationReport:
     failures_by_type: Mapping[str, Sequence[Mapping[str, Any]]]
     """Failed episodes per task type: summaries with at least ``task``, ``transcript``,
     ``skill_ids``."""
+    successes_by_type: Mapping[str, Sequence[Mapping[str, Any]]] = field(default_factory=dict)
+    """Successful episodes per task type (same summaries), for contrast; may be empty."""
 
 
 class EvolutionHook(Protocol):
