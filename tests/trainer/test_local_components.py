@@ -121,6 +121,29 @@ def test_rollout_through_shared_agent_loop_groups_share_games():
     pool.close()
 
 
+def test_rollout_drops_an_episode_whose_env_fails_in_reset(caplog):
+    spec = get_env_spec("toy")
+    pool = make_env_pool(spec, 3, {})
+
+    class ResetFails:
+        def __init__(self, env):
+            self.env = env
+
+        def reset(self, seed=None, task=None):
+            raise OSError("game file unreadable")
+
+        def __getattr__(self, name):
+            return getattr(self.env, name)
+
+    envs = [pool.envs[0], ResetFails(pool.envs[1]), pool.envs[2]]
+    model, tok = _tiny(["You are in the hall take the key go to garden kitchen office garage"])
+    eps = collect_episodes(LocalHFPolicy(model, tok, max_new_tokens=4), envs, spec, [1, 2, 3],
+                           config=EpisodeConfig(max_steps=2))
+    assert [e.seed for e in eps] == [1, 3] and all(e.error is None and e.num_turns > 0 for e in eps)
+    assert "seed 2 dropped: OSError: game file unreadable" in caplog.text
+    pool.close()
+
+
 def test_ppo_update_moves_logprobs_toward_positive_advantage():
     model, tok = _tiny()
     batch = build_turn_batch([[3, 4], [3, 4]], [[5, 1], [6, 1]], [1.0, -1.0], tok.pad_token_id)
