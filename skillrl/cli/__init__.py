@@ -15,12 +15,13 @@ from skillrl.cli import env as env_cli
 from skillrl.cli import retriever as retriever_cli
 from skillrl.cli import skills as skills_cli
 from skillrl.cli import train as train_cli
+from skillrl.cli.common import plain_help
 
 app = typer.Typer(
     name="skillrl",
     help="SkillRL: train LLM agents with RL and an evolving skill bank.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
 )
 app.add_typer(skills_cli.app, name="skills")
@@ -40,6 +41,9 @@ def _root(verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug log
     )
     for noisy in ("httpx", "httpcore", "urllib3", "sentence_transformers"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+plain_help(app)  # after every command is registered: help without reST markup
 
 
 def main() -> None:

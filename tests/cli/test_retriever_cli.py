@@ -52,6 +52,18 @@ def test_build_twice_uses_the_cache(corpus: Path) -> None:
     assert second["from_cache"] is True and second["index"] == info["index"]
 
 
+def test_corpus_is_positional_and_the_flag_still_works(corpus: Path) -> None:
+    positional = runner.invoke(app, ["retriever", "build", str(corpus), "--json"])
+    assert positional.exit_code == 0, positional.output
+    flagged = runner.invoke(app, ["retriever", "build", "--corpus", str(corpus), "--json"])
+    assert json.loads(flagged.stdout)["index"] == json.loads(positional.stdout)["index"]
+    assert json.loads(positional.stdout)["corpus"] == str(corpus)
+    both = runner.invoke(app, ["retriever", "build", str(corpus), "--corpus", str(corpus.parent / "other.jsonl")])
+    assert both.exit_code == 2 and "CORPUS given twice" in both.output
+    missing = runner.invoke(app, ["retriever", "serve", str(corpus.parent / "none.jsonl")])
+    assert missing.exit_code == 2 and "does not exist" in missing.output
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
