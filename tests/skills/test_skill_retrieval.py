@@ -127,6 +127,19 @@ def test_retrieve_batch_equals_single(bank: SkillBank) -> None:
         r.retrieve_batch(tasks, ["heat"])
 
 
+def test_result_memo_is_a_bounded_lru(bank: SkillBank) -> None:
+    r = build_retriever(bank, "alfworld")
+    r.result_cache_size = 2
+    egg, pan = r.retrieve("heat an egg"), r.retrieve("cool a pan")
+    assert r.retrieve("heat  an egg") is egg  # memo hit (whitespace folded); egg is now the most recent
+    r.retrieve("examine the cd under the desklamp")  # evicts pan, the least recent
+    assert r.retrieve("heat an egg") is egg
+    again = r.retrieve("cool a pan")
+    assert again == pan and again is not pan  # recomputed, same result
+    r.result_cache_size = 0
+    assert r.retrieve("cool a pan") == pan and r.retrieve("cool a pan") is not r.retrieve("cool a pan")
+
+
 @pytest.mark.parametrize(
     ("raw", "clean"),
     [
