@@ -109,6 +109,21 @@ def test_winning_episode_records_everything_and_injects_skills_every_turn():
     assert summary["won"] is True and "Outcome: success" in summary["transcript"]
 
 
+def test_a_real_retriever_as_the_skill_source():
+    from skillrl.skills import SkillBank, build_retriever
+
+    bank = SkillBank.from_dict({
+        "general_skills": [{"skill_id": "gen_1", "title": "Say it", "principle": "Answer with one digit."}],
+        "task_specific_skills": {"type2": [{"skill_id": "two_1", "title": "Two", "principle": "The answer is 2."}]},
+        "common_mistakes": [],
+    })
+    retriever = build_retriever(bank, "count")  # no taxonomy: the env's task-type hint names the category
+    policy = ScriptedPolicy(["<action>2</action>"])
+    ep = asyncio.run(run_episode(CountEnv(), SPEC, policy, seed=2, skills=retriever))
+    assert ep.won and ep.skill_ids == ("gen_1", "two_1") and ep.bank_version == bank.version
+    assert "The answer is 2." in policy.prompts[0] and "Answer with one digit." in policy.prompts[0]
+
+
 def test_truncation_and_history_length():
     policy = ScriptedPolicy(["<action>1</action>"] * 4)
     ep = asyncio.run(run_episode(CountEnv(), SPEC, policy, seed=0, config=EpisodeConfig(max_steps=4, history_length=1)))

@@ -6,7 +6,7 @@ import pytest
 from skillbank_helpers import skill, small_bank
 
 from skillrl.agent.loop import SkillSource
-from skillrl.skills import RETRIEVERS, RetrievalResult, SkillBank, build_retriever
+from skillrl.skills import RETRIEVERS, SkillBank, build_retriever
 from skillrl.skills.render import estimate_tokens, sanitize
 from skillrl.utils.registry import RegistryError
 
@@ -30,13 +30,15 @@ def test_template_picks_category_general_and_mistakes(bank: SkillBank) -> None:
 
 
 def test_result_satisfies_agent_protocol(bank: SkillBank) -> None:
-    r = build_retriever(bank, "alfworld")
-    assert isinstance(r.bank_version, int)
-    src: SkillSource = r  # structural: attribute + method
+    src: SkillSource = build_retriever(bank, "alfworld")  # structural: attribute + method
+    assert src.bank_version == bank.version
     res = src.retrieve("heat some egg", None)
-    assert isinstance(res, RetrievalResult)
+    assert res.skill_ids == res.general + res.task_specific + res.mistakes and res.task_specific
     with pytest.raises(AttributeError):
         res.text = "x"  # type: ignore[misc]  # frozen
+    bank.add_skill("heat", skill("heat_900", "Preheat", "Open the microwave before you heat the egg."))
+    assert src.bank_version == bank.version  # follows the live bank
+    assert "heat_900" in src.retrieve("heat some egg", None).skill_ids  # a new version is not served from the memo
 
 
 def test_examine_category_serves_look_at_tasks(bank: SkillBank) -> None:

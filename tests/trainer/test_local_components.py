@@ -4,6 +4,7 @@ import asyncio
 import doctest
 import importlib
 import json
+import math
 
 import pytest
 import torch
@@ -154,7 +155,8 @@ def test_ppo_update_moves_logprobs_toward_positive_advantage():
                            loss_agg_mode="token-mean", rollout_n=2, generator=torch.Generator().manual_seed(0))
     after = C.batch_logprobs(model, batch, temperature=1.0, micro_batch_size=8)
     assert after[0, 0] > before[0, 0] and after[1, 0] < before[1, 0]
-    assert "actor/pg_loss" in metrics and metrics["actor/grad_norm"] >= 0
+    assert math.isfinite(metrics["actor/pg_loss"])
+    assert math.isfinite(metrics["actor/grad_norm"]) and metrics["actor/grad_norm"] > 0  # the update had a gradient
 
 
 def test_checkpoint_roundtrip_keeps_word_tokenizer(tmp_path):
