@@ -1,7 +1,9 @@
 """The ``skillrl`` command line.
 
 Sub-commands live in sibling modules (``skills``, ``env``, ``retriever``, ``train``); each keeps
-heavy imports inside its commands so that ``skillrl --help`` stays fast.
+heavy imports inside its commands so that ``skillrl --help`` stays fast. Shell completion:
+``skillrl --install-completion``. Text from banks and data goes to rich only through
+:func:`skillrl.cli.common.plain` (never parsed as markup).
 """
 
 from __future__ import annotations
