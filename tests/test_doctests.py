@@ -7,6 +7,7 @@ import pytest
 
 MODULES = [
     "skillrl.utils.metrics",
+    "skillrl.cli.common",
     "agent_system.environments.alfworld.projection",
     "agent_system.environments.alfworld.env",
     "agent_system.environments.toy.env",

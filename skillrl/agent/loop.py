@@ -1,22 +1,25 @@
 """Run one episode: the piece shared by the verl agent loop and the local trainer.
 
 The loop is async so that many episodes share one batching policy: each turn awaits
-``policy.generate``; environment calls run off the event loop (``asyncio.to_thread``),
-so a process-backed env handle really runs in parallel.
+``policy.generate``; environment calls and skill retrieval run off the event loop
+(``asyncio.to_thread``), so a process-backed env handle really runs in parallel and a slow
+embedding encode never stalls the other episodes.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from agent_system.environments.base import EnvSpec, PromptContext, TextEnv
 from skillrl.agent.episode import Episode, Generation, Step
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 @runtime_checkable
@@ -54,6 +57,26 @@ class EpisodeConfig:
     """Recent turns shown in the prompt."""
 
 
+class _EnvFailure(Exception):
+    """An environment call raised; ``stage`` says which (``reset``, ``admissible_actions``, ``step``).
+
+    The original exception is the ``__cause__``. :func:`run_episode` catches it and records the
+    episode as failed; nothing else is caught, so a policy or retrieval failure still propagates.
+    """
+
+    def __init__(self, stage: str, exc: Exception) -> None:
+        super().__init__(f"{type(exc).__name__}: {exc}")
+        self.stage = stage
+
+
+async def _env_call(stage: str, fn: Callable[..., T], *args: Any) -> T:
+    """Run one env call off the event loop; any exception it raises becomes an ``_EnvFailure``."""
+    try:
+        return await asyncio.to_thread(fn, *args)
+    except Exception as exc:
+        raise _EnvFailure(stage, exc) from exc
+
+
 async def run_episode(
     env: TextEnv,
     spec: EnvSpec,
@@ -67,65 +90,65 @@ async def run_episode(
     """Play one episode of ``env`` with ``policy``.
 
     Skills are retrieved once per episode (from the task text and the env's task type) and the
-    rendered block is put into the prompt of every turn, the first one included.
+    rendered block is put into the prompt of every turn, the first one included. Retrieval runs
+    in a worker thread, like every env call, so a slow encoder never stalls other episodes.
 
-    Environment exceptions do not propagate: the episode is returned with ``error`` set and
-    the reward earned so far, so one broken game never sinks a batch.
+    Environment exceptions (in ``reset``, ``admissible_actions`` or ``step``) do not propagate:
+    the episode is returned with ``error`` set and the steps and reward earned so far (none when
+    ``reset`` failed), so one broken game never sinks a batch. Exceptions of the policy or of
+    the skill source do propagate.
     """
-    obs, info = await asyncio.to_thread(env.reset, seed, task)
-    episode = Episode(
-        env_name=spec.name,
-        game_id=str(info.get("game_id", "")),
-        task=str(info.get("task", "")),
-        task_type=str(info.get("task_type", "")),
-        seed=seed,
-    )
-    skill_block = ""
-    if skills is not None:
-        retrieved = skills.retrieve(episode.task, episode.task_type or None)
-        skill_block = retrieved.text
-        episode.skill_ids = tuple(retrieved.skill_ids)
-        episode.bank_version = skills.bank_version
-    history: list[tuple[str, str]] = []
-    admissible: Sequence[str] | None = await asyncio.to_thread(env.admissible_actions)
+    episode = Episode(env_name=spec.name, game_id="", task=task or "", task_type="", seed=seed)
     done = False
-    for turn in range(config.max_steps):
-        ctx = PromptContext(
-            task=episode.task,
-            observation=obs,
-            history=tuple(history),
-            admissible_actions=tuple(admissible) if admissible is not None else None,
-            skill_block=skill_block,
-            turn=turn,
-            history_length=config.history_length,
-        )
-        prompt = spec.build_prompt(ctx)
-        generation = await policy.generate(prompt)
-        try:
-            next_obs, reward, done, info = await asyncio.to_thread(env.step, generation.text)
-        except Exception as exc:  # an env failure ends this episode only
-            log.warning("env %s game %s failed at turn %d: %s", spec.name, episode.game_id, turn, exc)
-            episode.error = f"{type(exc).__name__}: {exc}"
-            break
-        action = str(info.get("action", ""))
-        episode.steps.append(
-            Step(
+    try:
+        obs, info = await _env_call("reset", env.reset, seed, task)
+        episode.game_id = str(info.get("game_id", ""))
+        episode.task = str(info.get("task", ""))
+        episode.task_type = str(info.get("task_type", ""))
+        skill_block = ""
+        if skills is not None:
+            retrieved = await asyncio.to_thread(skills.retrieve, episode.task, episode.task_type or None)
+            skill_block = retrieved.text
+            episode.skill_ids = tuple(retrieved.skill_ids)
+            episode.bank_version = skills.bank_version
+        history: list[tuple[str, str]] = []
+        admissible: Sequence[str] | None = await _env_call("admissible_actions", env.admissible_actions)
+        for turn in range(config.max_steps):
+            ctx = PromptContext(
+                task=episode.task,
+                observation=obs,
+                history=tuple(history),
+                admissible_actions=tuple(admissible) if admissible is not None else None,
+                skill_block=skill_block,
                 turn=turn,
-                prompt=prompt,
-                generation=generation,
-                action=action,
-                is_action_valid=bool(info.get("is_action_valid", False)),
-                observation=next_obs,
-                reward=float(reward),
-                done=bool(done),
+                history_length=config.history_length,
             )
-        )
-        episode.reward += float(reward)
-        episode.won = bool(info.get("won", False))
-        history.append((obs, action or generation.text))
-        obs = next_obs
-        if done:
-            break
-        admissible = await asyncio.to_thread(env.admissible_actions)
+            prompt = spec.build_prompt(ctx)
+            generation = await policy.generate(prompt)
+            next_obs, reward, done, info = await _env_call("step", env.step, generation.text)
+            action = str(info.get("action", ""))
+            episode.steps.append(
+                Step(
+                    turn=turn,
+                    prompt=prompt,
+                    generation=generation,
+                    action=action,
+                    is_action_valid=bool(info.get("is_action_valid", False)),
+                    observation=next_obs,
+                    reward=float(reward),
+                    done=bool(done),
+                )
+            )
+            episode.reward += float(reward)
+            episode.won = bool(info.get("won", False))
+            history.append((obs, action or generation.text))
+            obs = next_obs
+            if done:
+                break
+            admissible = await _env_call("admissible_actions", env.admissible_actions)
+    except _EnvFailure as failure:  # an env failure ends this episode only
+        log.warning("env %s game %r failed in %s after %d step(s): %s",
+                    spec.name, episode.game_id, failure.stage, episode.num_turns, failure)
+        episode.error = str(failure)
     episode.truncated = not done and episode.error is None
     return episode

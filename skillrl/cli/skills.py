@@ -1,7 +1,7 @@
 """``skillrl skills …``: inspect, validate, compare and query skill banks.
 
 Every command exits 2 with one ``error: …`` line for bad input (missing file, invalid JSON,
-invalid bank, unknown env or mode).
+invalid bank, unknown env or mode). Bank text is printed verbatim (never read as rich markup).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Optional
 
 import typer
 
-from skillrl.cli.common import fail, print_json
+from skillrl.cli.common import console, fail, plain, positional_or_option, print_json
 
 if TYPE_CHECKING:
     from skillrl.skills.bank import SkillBank
@@ -28,47 +28,79 @@ def _load(path: Path) -> "SkillBank":
         raise fail(str(exc)) from None
 
 
-def _console():
-    from rich.console import Console
-
-    return Console()
-
-
 @app.command("validate")
-def validate(bank: Path = typer.Argument(..., help="Skill bank JSON file.")) -> None:
-    """Check a bank file; exit 0 when valid, 2 with the first problem when not."""
-    b = _load(bank)
+def validate(
+    bank: Path = typer.Argument(..., metavar="BANK", help="Skill bank JSON file."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object (also when the bank is invalid)."),
+) -> None:
+    """Check a bank file; exit 0 when valid, 2 with the first problem when not.
+
+    With --json, stdout gets {"path", "valid": true, "version", "active", "retired"} or
+    {"path", "valid": false, "error", "json_path", "reason"}.
+    """
+    from skillrl.skills import SkillBank, SkillBankError
+
+    try:
+        b = SkillBank.load(bank)
+    except SkillBankError as exc:
+        if as_json:
+            print_json({"path": str(bank), "valid": False, "error": str(exc), "json_path": exc.json_path,
+                        "reason": exc.reason})
+        raise fail(str(exc)) from None
+    if as_json:
+        print_json({"path": str(bank), "valid": True, "version": b.version, "active": len(b), "retired": len(b.retired)})
+        return
     typer.echo(f"ok: {bank} is a valid skill bank (version {b.version}, {len(b)} active items, {len(b.retired)} retired)")
 
 
 @app.command("show")
 def show(
-    bank: Path = typer.Argument(..., help="Skill bank JSON file."),
+    bank: Path = typer.Argument(..., metavar="BANK", help="Skill bank JSON file."),
     category: Optional[str] = typer.Option(None, help="Show only this task category's skills."),
+    as_json: bool = typer.Option(False, "--json", help="Print the active items as one JSON object."),
 ) -> None:
-    """Print the bank's skills and mistakes as tables."""
+    """Print the bank's skills and mistakes as tables.
+
+    With --json: {"version", "general_skills", "task_specific_skills", "common_mistakes",
+    "retired"} (retired: ids), or {"version", "task_specific_skills": {CATEGORY: [...]}} with
+    --category.
+    """
     from rich.table import Table
 
     b = _load(bank)
-    console = _console()
+    if category is not None and category not in b.task_specific_skills:
+        raise fail(f"no category {category!r} in {bank}; categories: {', '.join(b.task_specific_skills) or '(none)'}")
+    if as_json:
+        specific = {c: [s.to_dict() for s in skills] for c, skills in b.task_specific_skills.items()
+                    if category is None or c == category}
+        if category is not None:
+            print_json({"version": b.version, "task_specific_skills": specific})
+            return
+        print_json({
+            "version": b.version,
+            "general_skills": [s.to_dict() for s in b.general_skills],
+            "task_specific_skills": specific,
+            "common_mistakes": [m.to_dict() for m in b.common_mistakes],
+            "retired": [r.item.skill_id for r in b.retired],
+        })
+        return
+    out = console()
 
     def skill_table(title: str, skills) -> Table:
-        t = Table(title=title, show_lines=False, title_justify="left")
+        t = Table(title=plain(title), show_lines=False, title_justify="left")
         t.add_column("id", no_wrap=True, style="cyan")
         t.add_column("title", style="bold")
         t.add_column("principle")
         t.add_column("when to apply", style="dim")
         for s in skills:
-            t.add_row(s.skill_id, s.title, s.principle, s.when_to_apply)
+            t.add_row(*map(plain, (s.skill_id, s.title, s.principle, s.when_to_apply)))
         return t
 
     if category is None:
-        console.print(skill_table(f"General skills ({len(b.general_skills)})", b.general_skills))
+        out.print(skill_table(f"General skills ({len(b.general_skills)})", b.general_skills))
     for cat, skills in b.task_specific_skills.items():
         if category is None or cat == category:
-            console.print(skill_table(f"Task-specific: {cat} ({len(skills)})", skills))
-    if category is not None and category not in b.task_specific_skills:
-        raise fail(f"no category {category!r} in {bank}; categories: {', '.join(b.task_specific_skills) or '(none)'}")
+            out.print(skill_table(f"Task-specific: {cat} ({len(skills)})", skills))
     if category is None:
         t = Table(title=f"Common mistakes ({len(b.common_mistakes)})", title_justify="left")
         t.add_column("id", no_wrap=True, style="cyan")
@@ -76,15 +108,16 @@ def show(
         t.add_column("why it happens", style="dim")
         t.add_column("how to avoid")
         for m in b.common_mistakes:
-            t.add_row(m.mistake_id, m.description, m.why_it_happens, m.how_to_avoid)
-        console.print(t)
+            t.add_row(*map(plain, (m.mistake_id, m.description, m.why_it_happens, m.how_to_avoid)))
+        out.print(t)
         if b.retired:
-            console.print(f"[dim]{len(b.retired)} retired item(s): {', '.join(r.item.skill_id for r in b.retired)}[/dim]")
+            ids = ", ".join(r.item.skill_id for r in b.retired)
+            out.print(plain(f"{len(b.retired)} retired item(s): {ids}"), style="dim")
 
 
 @app.command("stats")
 def stats(
-    bank: Path = typer.Argument(..., help="Skill bank JSON file."),
+    bank: Path = typer.Argument(..., metavar="BANK", help="Skill bank JSON file."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Counts per section and category, version, and usage counters."""
@@ -103,27 +136,27 @@ def stats(
     if as_json:
         print_json(counts)
         return
-    console = _console()
-    t = Table(title=f"{bank} · version {b.version}", title_justify="left")
+    out = console()
+    t = Table(title=plain(f"{bank} · version {b.version}"), title_justify="left")
     t.add_column("section")
     t.add_column("items", justify="right")
     t.add_row("general_skills", str(counts["general_skills"]))
     for c, n in counts["task_specific_skills"].items():
-        t.add_row(f"task_specific_skills.{c}", str(n))
+        t.add_row(plain(f"task_specific_skills.{c}"), str(n))
     t.add_row("common_mistakes", str(counts["common_mistakes"]))
     t.add_row("retired", str(counts["retired"]))
     t.add_row("[bold]active total[/bold]", f"[bold]{len(b)}[/bold]")
-    console.print(t)
+    out.print(t)
     if b.all_usage:
         u = Table(title="Usage (episodes the item was injected into)", title_justify="left")
         for col in ("id", "retrieved", "won", "lost", "win rate"):
             u.add_column(col, justify="left" if col == "id" else "right")
         for sid, use in sorted(b.all_usage.items(), key=lambda kv: (-kv[1].times_retrieved, kv[0])):
             rate = use.win_rate
-            u.add_row(sid, str(use.times_retrieved), str(use.episodes_won), str(use.episodes_lost), "-" if rate is None else f"{rate:.2f}")
-        console.print(u)
+            u.add_row(plain(sid), str(use.times_retrieved), str(use.episodes_won), str(use.episodes_lost), "-" if rate is None else f"{rate:.2f}")
+        out.print(u)
     else:
-        console.print("[dim]no usage recorded[/dim]")
+        out.print("[dim]no usage recorded[/dim]")
 
 
 def _flatten(b: "SkillBank") -> dict[str, tuple[str, dict[str, Any]]]:
@@ -140,11 +173,15 @@ def _flatten(b: "SkillBank") -> dict[str, tuple[str, dict[str, Any]]]:
 
 @app.command("diff")
 def diff(
-    a: Path = typer.Argument(..., help="Old bank."),
-    b: Path = typer.Argument(..., help="New bank."),
+    a: Path = typer.Argument(..., metavar="A", help="Old bank."),
+    b: Path = typer.Argument(..., metavar="B", help="New bank."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
-    """Active items added, removed and changed (content or section) from bank A to bank B."""
+    """Active items added, removed and changed (content or section) from bank A to bank B.
+
+    Exit status as diff(1): 0 when the active items are the same, 1 when they differ, 2 on
+    error.
+    """
     from rich.table import Table
 
     old, new = _flatten(_load(a)), _flatten(_load(b))
@@ -157,34 +194,44 @@ def diff(
             if old[k][0] != new[k][0]:
                 fields.insert(0, f"section {old[k][0]} -> {new[k][0]}")
             changed.append((k, fields))
+    differ = bool(added or removed or changed)
     if as_json:
         print_json({"added": added, "removed": removed, "changed": {k: f for k, f in changed}})
-        return
-    console = _console()
-    if not (added or removed or changed):
-        console.print("no differences in active items")
-        return
-    t = Table(title=f"{a} -> {b}", title_justify="left")
-    t.add_column("change")
-    t.add_column("id", style="cyan")
-    t.add_column("where / what")
-    for k in added:
-        t.add_row("[green]added[/green]", k, new[k][0])
-    for k in removed:
-        t.add_row("[red]removed[/red]", k, old[k][0])
-    for k, fields in changed:
-        t.add_row("[yellow]changed[/yellow]", k, ", ".join(fields))
-    console.print(t)
-    console.print(f"{len(added)} added, {len(removed)} removed, {len(changed)} changed")
+    elif not differ:
+        console().print("no differences in active items")
+    else:
+        t = Table(title=plain(f"{a} -> {b}"), title_justify="left")
+        t.add_column("change")
+        t.add_column("id", style="cyan")
+        t.add_column("where / what")
+        for k in added:
+            t.add_row("[green]added[/green]", plain(k), plain(new[k][0]))
+        for k in removed:
+            t.add_row("[red]removed[/red]", plain(k), plain(old[k][0]))
+        for k, fields in changed:
+            t.add_row("[yellow]changed[/yellow]", plain(k), plain(", ".join(fields)))
+        out = console()
+        out.print(t)
+        out.print(f"{len(added)} added, {len(removed)} removed, {len(changed)} changed")
+    if differ:
+        raise typer.Exit(code=1)
+
+
+def _retrieval_modes(incomplete: str) -> list[str]:
+    """Shell completion of ``--mode``."""
+    from skillrl.skills.retrieval import RETRIEVERS
+
+    return [name for name in RETRIEVERS.names() if name.startswith(incomplete)]
 
 
 @app.command("query")
 def query(
-    bank: Path = typer.Argument(..., help="Skill bank JSON file."),
+    bank: Path = typer.Argument(..., metavar="BANK", help="Skill bank JSON file."),
     env: str = typer.Option(..., "--env", help="alfworld | webshop | search"),
-    task: str = typer.Option(..., "--task", help="Task text (goal, instruction or question)."),
+    task: Optional[str] = typer.Argument(None, metavar="TASK", help="Task text (goal, instruction or question).", show_default=False),
+    task_option: Optional[str] = typer.Option(None, "--task", help="Same as TASK.", show_default=False),
     task_type: Optional[str] = typer.Option(None, "--task-type", help="The env's task-type hint."),
-    mode: str = typer.Option("template", "--mode", help="template | embedding"),
+    mode: str = typer.Option("template", "--mode", help="template | embedding", autocompletion=_retrieval_modes),
     top_k: int = typer.Option(6, "--top-k", min=0, help="General skills (template) / skills (embedding)."),
     task_specific_top_k: Optional[int] = typer.Option(None, "--task-specific-top-k", min=0, help="Cap on task-specific skills."),
     mistakes_k: int = typer.Option(5, "--mistakes-k", min=0, help="Common mistakes shown."),
@@ -193,6 +240,7 @@ def query(
     as_json: bool = typer.Option(False, "--json", help="Print task type, ids and tokens as JSON."),
 ) -> None:
     """Print the skill block the agent would see for TASK."""
+    task = positional_or_option("TASK", task, "--task", task_option)
     from skillrl.skills import build_retriever
     from skillrl.skills.retrieval import RETRIEVERS
     from skillrl.skills.taxonomy import TAXONOMIES

@@ -34,13 +34,13 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
+from cachetools import LRUCache
 
 from skillrl.skills.bank import SkillBank
 from skillrl.skills.render import TokenCounter, estimate_tokens, fit_budget
@@ -173,9 +173,17 @@ class Retriever:
         self._lock = threading.RLock()
         self._cat_version: int | None = None
         self._by_category: dict[str, list[Skill]] = {}
-        self._results: OrderedDict[tuple[int, str, str], RetrievalResult] = OrderedDict()
-        self.result_cache_size = RESULT_CACHE_SIZE
-        """Memoised results kept (0 disables the memo)."""
+        self._results: LRUCache[tuple[int, str, str], RetrievalResult] = LRUCache(RESULT_CACHE_SIZE)
+
+    @property
+    def result_cache_size(self) -> int:
+        """Memoised results kept (0 disables the memo); setting it empties the memo."""
+        return int(self._results.maxsize)
+
+    @result_cache_size.setter
+    def result_cache_size(self, size: int) -> None:
+        with self._lock:
+            self._results = LRUCache(size)
 
     @property
     def bank_version(self) -> int | None:
@@ -218,18 +226,15 @@ class Retriever:
         with self._lock:
             version = self.bank.version
             keys = [(version, _normalize(t), c) for t, c in zip(tasks, categories)]
-            todo = {k: t for k, t in zip(keys, tasks) if k not in self._results}
+            found = {k: self._results[k] for k in keys if k in self._results}  # a hit refreshes recency
+            todo = {k: t for k, t in zip(keys, tasks) if k not in found}
             if todo:
                 self._prepare(list(todo.values()))
                 for k, t in todo.items():
-                    self._results[k] = self._result(t, k[2])
-            out = []
-            for k in keys:
-                self._results.move_to_end(k)
-                out.append(self._results[k])
-            while len(self._results) > self.result_cache_size:
-                self._results.popitem(last=False)
-            return out
+                    found[k] = self._result(t, k[2])
+                    if self._results.maxsize:
+                        self._results[k] = found[k]
+            return [found[k] for k in keys]
 
     def _prepare(self, tasks: Sequence[str]) -> None:
         """Hook run once per batch before selection (embedding: encode uncached queries)."""
@@ -295,11 +300,20 @@ class EmbeddingRetriever(Retriever):
         model_path = kwargs.pop("embedding_model_path", None) or DEFAULT_EMBEDDING_MODEL
         super().__init__(bank, env_name, **kwargs)
         self.encoder: Encoder = encoder or SentenceTransformerEncoder(str(model_path))
-        self.query_cache_size = QUERY_CACHE_SIZE
-        self._queries: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._queries: LRUCache[str, np.ndarray] = LRUCache(QUERY_CACHE_SIZE)
         self._skill_version: int | None = None
         self._skills: list[tuple[str, Skill | Mistake]] = []
         self._skill_emb: np.ndarray = np.zeros((0, 0), dtype=np.float32)
+
+    @property
+    def query_cache_size(self) -> int:
+        """Query embeddings kept (0 disables the cache); setting it empties the cache."""
+        return int(self._queries.maxsize)
+
+    @query_cache_size.setter
+    def query_cache_size(self, size: int) -> None:
+        with self._lock:
+            self._queries = LRUCache(size)
 
     def _skill_matrix(self) -> tuple[list[tuple[str, Skill | Mistake]], np.ndarray]:
         """Active items and their embeddings, recomputed only when the bank version changes."""
@@ -320,22 +334,19 @@ class EmbeddingRetriever(Retriever):
     def _prepare(self, tasks: Sequence[str]) -> None:
         with self._lock:
             self._skill_matrix()
-            missing = list(dict.fromkeys(k for k in map(_normalize, tasks) if k not in self._queries))
-            if missing:
-                emb = self.encoder.encode(missing, is_query=True)
-                for key, vec in zip(missing, emb):
-                    self._queries[key] = vec
-            for key in map(_normalize, tasks):  # refresh recency
-                self._queries.move_to_end(key)
-            while len(self._queries) > self.query_cache_size:
-                self._queries.popitem(last=False)
+            missing = [k for k in dict.fromkeys(map(_normalize, tasks)) if self._queries.get(k) is None]  # a hit refreshes recency
+            if missing and self._queries.maxsize:
+                self._queries.update(zip(missing, self.encoder.encode(missing, is_query=True)))
 
     def _query(self, task: str) -> np.ndarray:
         key = _normalize(task)
         with self._lock:
-            if key not in self._queries:
-                self._prepare([task])
-            return self._queries[key]
+            vec = self._queries.get(key)
+            if vec is None:  # not cached (evicted within a batch larger than the cache, or caching off)
+                vec = self.encoder.encode([key], is_query=True)[0]
+                if self._queries.maxsize:
+                    self._queries[key] = vec
+            return vec
 
     def _select(self, task: str, category: str) -> list[tuple[str, Skill | Mistake]]:
         items, emb = self._skill_matrix()

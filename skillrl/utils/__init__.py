@@ -1,1 +1,1 @@
-"""Small dependency-free helpers shared by every layer."""
+"""Small helpers shared by every layer (standard library and ``platformdirs`` only)."""

@@ -79,8 +79,12 @@ def resolve_data_dir(env_name: str, explicit: str | os.PathLike[str] | None = No
 
 
 def cache_dir(*parts: str) -> Path:
-    """A writable cache folder (``$SKILLRL_CACHE`` or ``~/.cache/skillrl``), created on demand."""
-    root = Path(os.environ.get("SKILLRL_CACHE", Path.home() / ".cache" / "skillrl")).expanduser()
+    """A writable cache folder, created on demand: ``$SKILLRL_CACHE/<parts>`` when the variable
+    is set and not empty, else the platform's user cache dir (``platformdirs``: ``~/.cache/skillrl``
+    or ``$XDG_CACHE_HOME/skillrl`` on Linux, ``~/Library/Caches/skillrl`` on macOS)."""
+    from platformdirs import user_cache_path
+
+    root = Path(os.environ.get("SKILLRL_CACHE") or user_cache_path("skillrl", appauthor=False)).expanduser()
     path = root.joinpath(*parts)
     path.mkdir(parents=True, exist_ok=True)
     return path

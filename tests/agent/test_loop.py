@@ -3,6 +3,8 @@
 import asyncio
 import json
 import re
+import threading
+import time
 from dataclasses import dataclass
 
 import pytest
@@ -107,6 +109,21 @@ def test_winning_episode_records_everything_and_injects_skills_every_turn():
     assert summary["won"] is True and "Outcome: success" in summary["transcript"]
 
 
+def test_a_real_retriever_as_the_skill_source():
+    from skillrl.skills import SkillBank, build_retriever
+
+    bank = SkillBank.from_dict({
+        "general_skills": [{"skill_id": "gen_1", "title": "Say it", "principle": "Answer with one digit."}],
+        "task_specific_skills": {"type2": [{"skill_id": "two_1", "title": "Two", "principle": "The answer is 2."}]},
+        "common_mistakes": [],
+    })
+    retriever = build_retriever(bank, "count")  # no taxonomy: the env's task-type hint names the category
+    policy = ScriptedPolicy(["<action>2</action>"])
+    ep = asyncio.run(run_episode(CountEnv(), SPEC, policy, seed=2, skills=retriever))
+    assert ep.won and ep.skill_ids == ("gen_1", "two_1") and ep.bank_version == bank.version
+    assert "The answer is 2." in policy.prompts[0] and "Answer with one digit." in policy.prompts[0]
+
+
 def test_truncation_and_history_length():
     policy = ScriptedPolicy(["<action>1</action>"] * 4)
     ep = asyncio.run(run_episode(CountEnv(), SPEC, policy, seed=0, config=EpisodeConfig(max_steps=4, history_length=1)))
@@ -119,6 +136,101 @@ def test_env_exception_ends_only_this_episode():
     ep = asyncio.run(run_episode(CountEnv(), SPEC, policy, seed=1))
     assert ep.error and "env exploded" in ep.error
     assert not ep.truncated and ep.num_turns == 0
+
+
+class FailingEnv(CountEnv):
+    """CountEnv whose ``fail_in`` method raises (on its ``fail_after``-th call, 0-based)."""
+
+    def __init__(self, fail_in, fail_after=0):
+        super().__init__()
+        self.fail_in, self.fail_after, self.calls = fail_in, fail_after, 0
+
+    def _maybe_fail(self, name):
+        if name == self.fail_in:
+            self.calls += 1
+            if self.calls > self.fail_after:
+                raise OSError(f"{name} broke")
+
+    def reset(self, seed=None, task=None):
+        self._maybe_fail("reset")
+        return super().reset(seed, task)
+
+    def admissible_actions(self):
+        self._maybe_fail("admissible_actions")
+        return super().admissible_actions()
+
+    def step(self, action_text):
+        self._maybe_fail("step")
+        return super().step(action_text)
+
+
+@pytest.mark.parametrize(
+    ("fail_in", "fail_after", "turns"),
+    # admissible_actions: the loop's first call, then its second (CountEnv.step makes one more in between)
+    [("reset", 0, 0), ("admissible_actions", 0, 0), ("admissible_actions", 2, 1), ("step", 0, 0), ("step", 1, 1)],
+)
+def test_env_failure_anywhere_ends_only_that_episode(fail_in, fail_after, turns, caplog):
+    """A raising reset / admissible_actions / step gives an errored episode; the batch completes."""
+
+    async def main():
+        broken = run_episode(FailingEnv(fail_in, fail_after), SPEC, ScriptedPolicy(["<action>2</action>"] * 3), seed=0,
+                             skills=FakeSkills())
+        healthy = [run_episode(CountEnv(), SPEC, ScriptedPolicy([f"<action>{s % 3}</action>"]), seed=s) for s in (1, 2)]
+        return await asyncio.gather(broken, *healthy)
+
+    broken, *healthy = asyncio.run(main())
+    assert broken.error == f"OSError: {fail_in} broke"
+    assert broken.num_turns == turns and not broken.won and not broken.truncated and broken.reward == 0.0
+    assert broken.env_name == "count" and broken.seed == 0
+    if fail_in != "reset":  # the env told us its game before failing
+        assert broken.game_id == "g0" and broken.task == "say 0"
+    assert [e.won and e.error is None for e in healthy] == [True, True]
+    assert f"failed in {fail_in} after {turns} step(s)" in caplog.text
+
+
+def test_policy_failure_propagates():
+    class Broken:
+        async def generate(self, prompt):
+            raise ConnectionError("model server down")
+
+    with pytest.raises(ConnectionError, match="model server down"):
+        asyncio.run(run_episode(CountEnv(), SPEC, Broken(), seed=0))
+
+
+def test_slow_retrieval_does_not_block_other_episodes():
+    """Each retrieval waits until every episode is inside ``retrieve`` at once: that only
+    happens when retrieval runs off the event loop (on the loop the first call would hold the
+    loop and the barrier would break)."""
+    n = 3
+    barrier = threading.Barrier(n, timeout=10)
+
+    class BlockingSkills(FakeSkills):
+        def __init__(self):
+            super().__init__()
+            self.lock, self.inside, self.most_inside = threading.Lock(), 0, 0
+
+        def retrieve(self, task, task_type=None):
+            with self.lock:
+                self.inside += 1
+                self.most_inside = max(self.most_inside, self.inside)
+            barrier.wait()  # raises BrokenBarrierError if the others never arrive
+            time.sleep(0.05)
+            with self.lock:
+                self.inside -= 1
+            return super().retrieve(task, task_type)
+
+    skills = BlockingSkills()
+
+    async def main():
+        return await asyncio.gather(*(
+            run_episode(CountEnv(), SPEC, ScriptedPolicy([f"<action>{s % 3}</action>"]), seed=s, skills=skills)
+            for s in range(n)
+        ))
+
+    episodes = asyncio.run(main())
+    assert skills.most_inside == n
+    assert all(e.won and e.skill_ids == ("g1", "t1") for e in episodes)
+    assert sorted(skills.calls) == [("say 0", "type0"), ("say 1", "type1"), ("say 2", "type2")]
 
 
 def test_many_episodes_run_concurrently():

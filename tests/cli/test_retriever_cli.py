@@ -52,6 +52,18 @@ def test_build_twice_uses_the_cache(corpus: Path) -> None:
     assert second["from_cache"] is True and second["index"] == info["index"]
 
 
+def test_corpus_is_positional_and_the_flag_still_works(corpus: Path) -> None:
+    positional = runner.invoke(app, ["retriever", "build", str(corpus), "--json"])
+    assert positional.exit_code == 0, positional.output
+    flagged = runner.invoke(app, ["retriever", "build", "--corpus", str(corpus), "--json"])
+    assert json.loads(flagged.stdout)["index"] == json.loads(positional.stdout)["index"]
+    assert json.loads(positional.stdout)["corpus"] == str(corpus)
+    both = runner.invoke(app, ["retriever", "build", str(corpus), "--corpus", str(corpus.parent / "other.jsonl")])
+    assert both.exit_code == 2 and "CORPUS given twice" in both.output
+    missing = runner.invoke(app, ["retriever", "serve", str(corpus.parent / "none.jsonl")])
+    assert missing.exit_code == 2 and "does not exist" in missing.output
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -92,14 +104,14 @@ def test_serve_subprocess_smoke(corpus: Path) -> None:
         assert result.exit_code == 0, result.output
         payload = json.loads(result.stdout)
         assert payload["result"][0][0]["id"] == "b"
+        proc.send_signal(signal.SIGINT)  # Ctrl-C: a graceful stop, exit status 0, the port closed
+        assert proc.wait(timeout=15) == 0, proc.stdout.read() if proc.stdout else ""
+        with pytest.raises(httpx.TransportError):
+            httpx.get(f"http://127.0.0.1:{port}/health", timeout=1, trust_env=False)
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
+        if proc.poll() is None:
             proc.kill()
             proc.wait()
-    assert proc.returncode is not None
 
 
 @pytest.mark.parametrize(("policy", "reward", "won"), [("oracle", 1.0, 50), ("wrong", 0.0, 0)])
@@ -110,7 +122,7 @@ def test_env_play_search(policy: str, reward: float, won: int) -> None:
     out = json.loads(result.stdout.strip().splitlines()[-1])
     assert out["games"] == 50 and out["mean_reward"] == reward and out["won"] == won
     assert out["by_type"] == {"bamboogle": [won, 50]}
-    assert out["mean_step_ms"] >= 0
+    assert out["mean_step_ms"] > 0 and out["errors"] == 0  # steps were played and timed
 
 
 def test_env_play_search_unknown_policy_exits_2() -> None:

@@ -84,14 +84,96 @@ def test_diff(tmp_path: Path) -> None:
     new = tmp_path / "new.json"
     new.write_text(json.dumps(data))
     res = run("diff", str(ALF), str(new), "--json")
-    assert res.exit_code == 0, res.output
+    assert res.exit_code == 1, res.output  # like diff(1): 1 = the banks differ
     assert json.loads(res.output) == {"added": ["heat_900"], "removed": ["gen_001"], "changed": {"heat_001": ["principle"]}}
     res = run("diff", str(ALF), str(new))
-    assert "1 added, 1 removed, 1 changed" in res.output
+    assert res.exit_code == 1 and "1 added, 1 removed, 1 changed" in res.output
     res = run("diff", str(ALF), str(ALF))
-    assert "no differences" in res.output
+    assert res.exit_code == 0 and "no differences" in res.output
+    res = run("diff", str(ALF), str(ALF), "--json")
+    assert res.exit_code == 0 and json.loads(res.output) == {"added": [], "removed": [], "changed": {}}
     res = run("diff", str(ALF), str(tmp_path / "missing.json"))
+    assert res.exit_code == 2 and "file not found" in res.output
+
+
+def test_validate_json(tmp_path: Path) -> None:
+    res = run("validate", str(ALF), "--json")
+    assert res.exit_code == 0, res.output
+    raw = json.loads(ALF.read_text())
+    active = len(raw["general_skills"]) + sum(map(len, raw["task_specific_skills"].values())) + len(raw["common_mistakes"])
+    assert json.loads(res.stdout) == {"path": str(ALF), "valid": True, "version": 1, "active": active, "retired": 0}
+    bad = _bad_bank(tmp_path)
+    res = run("validate", str(bad), "--json")
     assert res.exit_code == 2
+    data = json.loads(res.stdout)
+    assert data["valid"] is False and data["path"] == str(bad)
+    assert data["json_path"] == "task_specific_skills.heat[2].principle" and data["reason"] == "must not be empty"
+    assert res.stderr.startswith("error: ") and data["json_path"] in res.stderr
+
+
+def test_show_json(tmp_path: Path) -> None:
+    res = run("show", str(ALF), "--json")
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.stdout)
+    source = json.loads(ALF.read_text())
+    assert data["general_skills"] == source["general_skills"]
+    assert data["task_specific_skills"] == source["task_specific_skills"]
+    assert data["common_mistakes"] == source["common_mistakes"]
+    assert data["version"] == 1 and data["retired"] == []
+    res = run("show", str(ALF), "--category", "heat", "--json")
+    assert json.loads(res.stdout) == {"version": 1, "task_specific_skills": {"heat": source["task_specific_skills"]["heat"]}}
+    res = run("show", str(ALF), "--category", "nope", "--json")
+    assert res.exit_code == 2 and res.stdout == "" and "no category 'nope'" in res.stderr
+
+
+WEBSHOP = REPO / "memory_data" / "webshop" / "skills.json"
+WIDE = {"COLUMNS": "400"}  # no wrapping inside table cells
+
+
+def _markup_bank(tmp_path: Path) -> Path:
+    """A bank whose text looks like rich markup (chat-template tokens, WebShop actions)."""
+    bank = {
+        "general_skills": [{"skill_id": "gen_[/INST]", "title": "Close [/INST] early",
+                            "principle": "Answer after [/INST] with click[buy now]; [bold]not bold[/bold]",
+                            "when_to_apply": ":smile: [link=x]"}],
+        "task_specific_skills": {"[/INST]": [{"skill_id": "t_1", "title": "t", "principle": "search[a b]",
+                                              "when_to_apply": ""}]},
+        "common_mistakes": [{"mistake_id": "m_[red]", "description": "[/]", "why_it_happens": "[",
+                             "how_to_avoid": "]"}],
+    }
+    path = tmp_path / "markup.json"
+    path.write_text(json.dumps(bank))
+    return path
+
+
+def test_show_prints_bank_text_verbatim(tmp_path: Path) -> None:
+    res = runner.invoke(app, ["skills", "show", str(WEBSHOP)], env=WIDE)
+    assert res.exit_code == 0, res.output
+    assert "'search[gluten free snack crackers]'" in res.stdout
+    assert "'search[<product type> <2-4 key attributes>]'" in res.stdout
+
+    res = runner.invoke(app, ["skills", "show", str(_markup_bank(tmp_path))], env=WIDE)
+    assert res.exit_code == 0, res.output
+    for text in ("gen_[/INST]", "Close [/INST] early", "Answer after [/INST] with click[buy now]; [bold]not bold[/bold]",
+                 ":smile: [link=x]", "Task-specific: [/INST] (1)", "search[a b]", "m_[red]", "[/]"):
+        assert text in res.stdout, text
+    res = runner.invoke(app, ["skills", "show", str(_markup_bank(tmp_path)), "--category", "[/INST]"], env=WIDE)
+    assert res.exit_code == 0 and "search[a b]" in res.stdout
+
+
+def test_diff_and_stats_print_ids_and_categories_verbatim(tmp_path: Path) -> None:
+    old = _markup_bank(tmp_path)
+    data = json.loads(old.read_text())
+    data["task_specific_skills"]["[/INST]"].append({"skill_id": "t_[b]2", "title": "x", "principle": "y", "when_to_apply": ""})
+    data["general_skills"][0]["principle"] = "changed"
+    new = tmp_path / "new.json"
+    new.write_text(json.dumps(data))
+    res = runner.invoke(app, ["skills", "diff", str(old), str(new)], env=WIDE)
+    assert res.exit_code == 1, res.output
+    assert "t_[b]2" in res.stdout and "task_specific_skills.[/INST]" in res.stdout and "gen_[/INST]" in res.stdout
+    res = runner.invoke(app, ["skills", "stats", str(new)], env=WIDE)
+    assert res.exit_code == 0, res.output
+    assert "task_specific_skills.[/INST]" in res.stdout
 
 
 def test_query_json_is_deterministic() -> None:
@@ -115,6 +197,19 @@ def test_query_options_and_text() -> None:
     res = run("query", str(ALF), "--env", "alfworld", "--task", "put a clean plate in countertop")
     assert res.exit_code == 0
     assert "### Task-specific skills (clean)" in res.output and "Apply when:" in res.output
+
+
+def test_query_task_is_positional_and_the_flag_still_works() -> None:
+    task = "put a hot apple in fridge"
+    positional = run("query", str(ALF), task, "--env", "alfworld", "--json")
+    assert positional.exit_code == 0, positional.output
+    assert json.loads(positional.stdout)["task_type"] == "heat"
+    assert run("query", str(ALF), "--env", "alfworld", "--task", task, "--json").stdout == positional.stdout
+    assert run("query", str(ALF), task, "--task", task, "--env", "alfworld", "--json").stdout == positional.stdout
+    both = run("query", str(ALF), task, "--task", "something else", "--env", "alfworld")
+    assert both.exit_code == 2 and "TASK given twice" in both.output
+    neither = run("query", str(ALF), "--env", "alfworld")
+    assert neither.exit_code == 2 and "missing TASK" in neither.output
 
 
 @pytest.mark.parametrize(

@@ -103,6 +103,24 @@ def test_cache_is_bounded_lru(counting: CountingEncoder) -> None:
     assert counting.query_calls()[-1] == ["b task"]
 
 
+def test_caches_off_still_retrieve_the_same_skills(counting: CountingEncoder) -> None:
+    cached = _retriever(counting).retrieve_batch(["a task", "b task", "a task"])
+    r = _retriever(counting)
+    r.query_cache_size = 0
+    r.result_cache_size = 0
+    assert r.retrieve_batch(["a task", "b task", "a task"]) == cached
+    before = len(counting.query_calls())
+    r.retrieve("a task")
+    assert len(counting.query_calls()) == before + 1  # nothing kept: encoded again
+
+
+def test_batch_larger_than_the_query_cache(counting: CountingEncoder) -> None:
+    tasks = [f"put some {obj} on dresser" for obj in ("pen", "mug", "book", "watch", "vase")]
+    r = _retriever(counting)
+    r.query_cache_size = 2
+    assert r.retrieve_batch(tasks) == _retriever(counting).retrieve_batch(tasks)
+
+
 def test_skill_embeddings_recomputed_per_bank_version(counting: CountingEncoder) -> None:
     bank = SkillBank.load(SEED_BANKS["alfworld"])
     r = _retriever(counting, bank)

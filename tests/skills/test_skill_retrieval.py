@@ -6,7 +6,7 @@ import pytest
 from skillbank_helpers import skill, small_bank
 
 from skillrl.agent.loop import SkillSource
-from skillrl.skills import RETRIEVERS, RetrievalResult, SkillBank, build_retriever
+from skillrl.skills import RETRIEVERS, SkillBank, build_retriever
 from skillrl.skills.render import estimate_tokens, sanitize
 from skillrl.utils.registry import RegistryError
 
@@ -30,13 +30,15 @@ def test_template_picks_category_general_and_mistakes(bank: SkillBank) -> None:
 
 
 def test_result_satisfies_agent_protocol(bank: SkillBank) -> None:
-    r = build_retriever(bank, "alfworld")
-    assert isinstance(r.bank_version, int)
-    src: SkillSource = r  # structural: attribute + method
+    src: SkillSource = build_retriever(bank, "alfworld")  # structural: attribute + method
+    assert src.bank_version == bank.version
     res = src.retrieve("heat some egg", None)
-    assert isinstance(res, RetrievalResult)
+    assert res.skill_ids == res.general + res.task_specific + res.mistakes and res.task_specific
     with pytest.raises(AttributeError):
         res.text = "x"  # type: ignore[misc]  # frozen
+    bank.add_skill("heat", skill("heat_900", "Preheat", "Open the microwave before you heat the egg."))
+    assert src.bank_version == bank.version  # follows the live bank
+    assert "heat_900" in src.retrieve("heat some egg", None).skill_ids  # a new version is not served from the memo
 
 
 def test_examine_category_serves_look_at_tasks(bank: SkillBank) -> None:
@@ -125,6 +127,19 @@ def test_retrieve_batch_equals_single(bank: SkillBank) -> None:
     assert r.retrieve_batch(tasks) == [r.retrieve(t) for t in tasks]
     with pytest.raises(ValueError, match="task types"):
         r.retrieve_batch(tasks, ["heat"])
+
+
+def test_result_memo_is_a_bounded_lru(bank: SkillBank) -> None:
+    r = build_retriever(bank, "alfworld")
+    r.result_cache_size = 2
+    egg, pan = r.retrieve("heat an egg"), r.retrieve("cool a pan")
+    assert r.retrieve("heat  an egg") is egg  # memo hit (whitespace folded); egg is now the most recent
+    r.retrieve("examine the cd under the desklamp")  # evicts pan, the least recent
+    assert r.retrieve("heat an egg") is egg
+    again = r.retrieve("cool a pan")
+    assert again == pan and again is not pan  # recomputed, same result
+    r.result_cache_size = 0
+    assert r.retrieve("cool a pan") == pan and r.retrieve("cool a pan") is not r.retrieve("cool a pan")
 
 
 @pytest.mark.parametrize(

@@ -1,3 +1,4 @@
+import sys
 from pathlib import Path
 
 import pytest
@@ -44,3 +45,19 @@ def test_cache_dir_is_created(tmp_path, monkeypatch):
     monkeypatch.setenv("SKILLRL_CACHE", str(tmp_path / "c"))
     d = paths.cache_dir("index", "bm25")
     assert d.is_dir() and d == Path(tmp_path / "c" / "index" / "bm25")
+
+
+def test_cache_dir_defaults_to_the_platform_cache(tmp_path, monkeypatch):
+    monkeypatch.delenv("SKILLRL_CACHE", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    d = paths.cache_dir("search_index")
+    assert d.is_dir()
+    if sys.platform.startswith("linux"):
+        assert d == tmp_path / "xdg" / "skillrl" / "search_index"
+    else:  # macOS / Windows: the per-user cache folder of the platform
+        assert "skillrl" in d.parts and d.name == "search_index"
+    monkeypatch.setenv("SKILLRL_CACHE", "")  # set but empty: as if unset, never the working directory
+    assert paths.cache_dir("search_index") == d
+    monkeypatch.setenv("SKILLRL_CACHE", str(tmp_path / "mine"))  # the variable wins
+    assert paths.cache_dir("search_index") == tmp_path / "mine" / "search_index"

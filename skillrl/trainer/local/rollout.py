@@ -91,8 +91,8 @@ def collect_episodes(policy: Policy, envs: Sequence[TextEnv], spec: EnvSpec, see
                      skills: SkillSource | None = None, config: EpisodeConfig = EpisodeConfig()) -> list[Episode]:
     """Play ``len(seeds)`` episodes concurrently (episode i on ``envs[i]`` with ``seeds[i]``).
 
-    An episode whose reset fails is dropped with a warning (the batch goes on); the result keeps
-    the order of ``seeds`` among the survivors.
+    An episode whose env failed before its first step (in ``reset``, say) is dropped with a
+    warning (the batch goes on); the result keeps the order of ``seeds`` among the survivors.
     """
     if len(envs) < len(seeds):
         raise ValueError(f"{len(seeds)} episodes need as many envs, got {len(envs)}")
@@ -108,6 +108,9 @@ def collect_episodes(policy: Policy, envs: Sequence[TextEnv], spec: EnvSpec, see
             if not isinstance(res, Exception):
                 raise res
             log.warning("episode with seed %s failed: %s: %s", seed, type(res).__name__, res)
+            continue
+        if res.error is not None and not res.steps:  # the env failed before the first action
+            log.warning("episode with seed %s dropped: %s", seed, res.error)
             continue
         out.append(res)
     return out
