@@ -16,8 +16,8 @@ Every request's work is bounded (:class:`ServerLimits`, ``skillrl retriever serv
 limit                         default    beyond it
 ============================  =========  ===================================================
 ``max_body_bytes``            1 MiB      413, refused from the ``Content-Length`` header
-                                         before any of the body is read (a body without one
-                                         is read only up to the limit)
+                                         before any of the body is read; the rest is
+                                         discarded unparsed (:class:`BodyLimit`)
 ``max_queries``               4096       422 (counted before the queries are validated)
 ``max_topk``                  100        422
 ``max_query_chars``           8192       422
@@ -36,6 +36,7 @@ Start one with ``skillrl retriever serve`` (binds 127.0.0.1 unless told otherwis
 thread with :class:`ServerThread` (tests, benchmarks).
 """
 
+import asyncio
 import itertools
 import json
 import logging
@@ -153,22 +154,45 @@ def encode_result(hits: Sequence[Sequence[Passage]], with_scores: bool, chunk_by
 
 
 class BodyLimit:
-    """ASGI middleware: answer 413 to a request body over ``max_bytes`` without reading it.
+    """ASGI middleware: answer 413 to a request body over ``max_bytes``, never holding it.
 
-    A ``Content-Length`` over the limit is refused at once; a body without one (chunked) is
-    read only up to the limit, then refused.
+    A ``Content-Length`` over the limit is refused from the headers: the 413 status line goes
+    out at once, then the rest of the body is read and thrown away chunk by chunk (at most
+    ``drain_bytes`` or ``drain_seconds``, as production servers' "lingering close" does), so
+    that a client that sends its whole body before reading the answer gets the 413 rather than
+    a reset connection. A body without ``Content-Length`` (chunked) is buffered only up to the
+    limit. Memory per refused request is one network chunk; nothing is parsed.
     """
 
-    def __init__(self, app: Any, max_bytes: int) -> None:
+    def __init__(self, app: Any, max_bytes: int, drain_bytes: int = 64 << 20, drain_seconds: float = 10.0) -> None:
         self.app = app
         self.max_bytes = int(max_bytes)
+        self.drain_bytes = int(drain_bytes)
+        self.drain_seconds = float(drain_seconds)
 
-    async def _refuse(self, send: Any, size: str) -> None:
+    async def _drain(self, receive: Any, seen: int) -> None:
+        async def discard() -> None:
+            nonlocal seen
+            while seen <= self.drain_bytes:
+                message = await receive()
+                if message["type"] != "http.request":
+                    return
+                seen += len(message.get("body", b""))
+                if not message.get("more_body", False):
+                    return
+
+        try:
+            await asyncio.wait_for(discard(), self.drain_seconds)
+        except asyncio.TimeoutError:
+            pass
+
+    async def _refuse(self, receive: Any, send: Any, size: str, seen: int, more: bool) -> None:
         body = json.dumps({"detail": f"request body of {size} bytes is over the server's limit of "
                                      f"{self.max_bytes} bytes (--max-body-bytes)"}).encode()
         await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                                (b"connection", b"close")]})
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+        if more:
+            await self._drain(receive, seen)
         await send({"type": "http.response.body", "body": body})
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -182,7 +206,7 @@ class BodyLimit:
             except ValueError:
                 declared = -1
             if declared > self.max_bytes:
-                await self._refuse(send, str(declared))
+                await self._refuse(receive, send, str(declared), 0, True)
                 return
             await self.app(scope, receive, send)  # the server enforces Content-Length framing
             return
@@ -191,13 +215,15 @@ class BodyLimit:
         total = 0
         while True:
             message = await receive()
-            messages.append(message)
             if message["type"] != "http.request":
+                messages.append(message)
                 break
             total += len(message.get("body", b""))
             if total > self.max_bytes:
-                await self._refuse(send, f"more than {self.max_bytes}")
+                messages.clear()
+                await self._refuse(receive, send, f"more than {self.max_bytes}", total, bool(message.get("more_body")))
                 return
+            messages.append(message)
             if not message.get("more_body", False):
                 break
         replay = iter(messages)
