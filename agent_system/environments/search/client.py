@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
-from urllib.parse import parse_qsl, unquote, urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from agent_system.environments.search.data import Passage
 
@@ -45,9 +45,8 @@ def redact_url(url: str) -> str:
     netloc = parts.netloc
     if "@" in netloc:
         netloc = f"{_REDACTED}@{netloc.rsplit('@', 1)[1]}"
-    query = "&".join(f"{k}={_REDACTED}" for k, _ in parse_qsl(parts.query, keep_blank_values=True)) if parts.query else ""
-    if parts.query and not query:
-        query = _REDACTED
+    # key=value keeps the key; a bare piece (``?abc123``) may itself be the token
+    query = "&".join(f"{p.split('=', 1)[0]}={_REDACTED}" if "=" in p else _REDACTED for p in parts.query.split("&")) if parts.query else ""
     return urlunsplit((parts.scheme, netloc, parts.path, query, _REDACTED if parts.fragment else ""))
 
 
@@ -61,8 +60,8 @@ def _secrets(url: str) -> list[str]:
     if "@" in parts.netloc:
         userinfo = parts.netloc.rsplit("@", 1)[0]
         found.update([userinfo, *userinfo.split(":", 1)])
-    for _, value in parse_qsl(parts.query, keep_blank_values=True):
-        found.add(value)
+    for piece in parts.query.split("&"):
+        found.add(piece.split("=", 1)[-1])
     found.update([parts.query, parts.fragment])
     found.update([unquote(x) for x in list(found)])
     return sorted((x for x in found if len(x) >= 3), key=len, reverse=True)
