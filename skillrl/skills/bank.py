@@ -125,6 +125,8 @@ def _temp_pattern(target: Path) -> re.Pattern[str]:
 
 
 def _pid_alive(pid: int) -> bool:
+    if os.name == "nt":  # os.kill(pid, 0) would send CTRL_C there; rely on the age rule
+        return True
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -184,7 +186,7 @@ def _create_temp(target: Path) -> tuple[str, int]:
 
 def _copy_owner_and_mode(fd: int, st: os.stat_result) -> None:
     """Give the new file the old file's owner (where allowed) and mode."""
-    if (st.st_uid, st.st_gid) != (os.geteuid(), os.getegid()) and hasattr(os, "fchown"):
+    if hasattr(os, "fchown") and (st.st_uid, st.st_gid) != (os.geteuid(), os.getegid()):
         for uid, gid in ((st.st_uid, st.st_gid), (-1, st.st_gid)):
             try:
                 os.fchown(fd, uid, gid)
@@ -192,8 +194,8 @@ def _copy_owner_and_mode(fd: int, st: os.stat_result) -> None:
             except OSError:
                 continue
     try:
-        os.fchmod(fd, stat.S_IMODE(st.st_mode))
-    except OSError as exc:  # e.g. a file system without modes: keep the default
+        os.chmod(fd, stat.S_IMODE(st.st_mode))  # by descriptor where supported
+    except (OSError, NotImplementedError) as exc:  # e.g. a file system without modes: keep the default
         log.debug("could not copy mode %o: %s", stat.S_IMODE(st.st_mode), exc)
 
 
@@ -863,7 +865,12 @@ class SkillBank:
             except OSError as exc:  # readers skip the records as orphans; the next save cuts them
                 log.warning("could not take back the history of a failed save of %s: %s", target, exc)
 
-        fd = os.open(hp, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            fd = os.open(hp, os.O_RDWR | os.O_CREAT, 0o666)
+        except PermissionError:
+            if self._pending:
+                raise
+            return lambda: None  # nothing to append; a read-only history is left as it is
         with os.fdopen(fd, "r+b", buffering=0) as fh:  # unbuffered: nothing is written behind our back
             size = _repair_history_tail(fh, bank_version, hp)
             try:
