@@ -59,8 +59,9 @@ def _kill_loop(tmp_path: Path, kills: int, seed: int) -> Counter:
 
         def read(stream=proc.stdout) -> None:
             for line in stream:
-                lines.append(line.split())
-                ready.set()
+                if line.endswith("\n"):  # a line cut by the kill is not a report
+                    lines.append(line.split())
+                    ready.set()
 
         reader = threading.Thread(target=read, daemon=True)
         reader.start()
@@ -70,7 +71,7 @@ def _kill_loop(tmp_path: Path, kills: int, seed: int) -> Counter:
         proc.wait(30)
         reader.join(10)
         assert proc.returncode == -signal.SIGKILL, proc.stderr.read()
-        saved = [int(v) for word, v in lines if word == "saved"]
+        saved = [int(words[1]) for words in lines if words[0] == "saved"]
 
         found = assert_consistent(path, first_version=1)  # loads; history covers every version
         if saved:
@@ -79,10 +80,10 @@ def _kill_loop(tmp_path: Path, kills: int, seed: int) -> Counter:
         assert len(tmp) <= 2, tmp  # at most the killed save's own (bank and/or usage)
         seen["kills"] += 1
         seen["saves_completed"] += len(saved)
-        seen["orphan_records"] += found["orphans"] > 0
-        seen["torn_tail"] += found["torn"]
-        seen["temp_left"] += bool(tmp)
-        seen["clean"] += not (found["orphans"] or found["torn"] or tmp)
+        seen["orphan_records"] += found["orphans"] > 0  # killed after the history, before the bank landed
+        seen["torn_tail"] += found["torn"]  # killed inside the history append
+        seen["temp_left"] += bool(tmp)  # killed inside a bank or usage write
+        seen["between_saves"] += not (found["orphans"] or found["torn"] or tmp)
 
     bank = SkillBank.load(path)  # a last, uninterrupted save repairs everything
     bank.add_skill(None, skill("final"))
