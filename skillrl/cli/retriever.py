@@ -70,15 +70,23 @@ def serve(
     data_dir: Optional[Path] = typer.Option(None, help="Search data directory (to find the default corpus)."),
     cache: bool = typer.Option(True, "--cache/--no-cache", help="Reuse / store the index in the cache dir."),
     log_level: str = typer.Option("info", help="uvicorn log level."),
+    max_body_bytes: int = typer.Option(1 << 20, min=1, help="Largest request body in bytes (HTTP 413 beyond it, refused unread)."),
+    max_queries: int = typer.Option(4096, min=1, help="Most queries per request (HTTP 422 beyond it)."),
+    max_topk: int = typer.Option(100, min=1, help="Largest topk (HTTP 422 beyond it)."),
+    max_query_chars: int = typer.Option(8192, min=1, help="Longest query in characters (HTTP 422 beyond it)."),
+    max_passages: int = typer.Option(16384, min=1, help="Most passages per reply, queries x topk (HTTP 422 beyond it)."),
 ) -> None:
     """Serve POST /retrieve ({"queries"|"query", "topk", "return_scores"}) and GET /health."""
+    from agent_system.environments.search.server import ServerLimits
     from agent_system.environments.search.server import serve as run_server
 
+    limits = ServerLimits(max_body_bytes=max_body_bytes, max_queries=max_queries, max_topk=max_topk,
+                          max_query_chars=max_query_chars, max_passages=max_passages)
     path = _corpus(positional_or_option("CORPUS", corpus, "--corpus", corpus_option, required=False), data_dir)
     retriever = _build(backend, path, model, cache)
     source = "cache" if getattr(retriever, "loaded_from_cache", False) else "fresh build"
     typer.echo(f"{backend} index over {path} ({len(retriever)} passages, {source}); serving http://{host}:{port}/retrieve", err=True)
-    run_server(retriever, host=host, port=port, backend=backend, log_level=log_level)
+    run_server(retriever, host=host, port=port, backend=backend, log_level=log_level, limits=limits)
 
 
 @app.command("build")
@@ -117,15 +125,22 @@ def build(
 @app.command("query")
 def query(
     queries: list[str] = typer.Argument(..., metavar="QUERY", help="One or more queries."),
-    url: str = typer.Option(os.environ.get("SKILLRL_RETRIEVER_URL", "http://127.0.0.1:8000/retrieve"), help="The /retrieve endpoint."),
+    url: Optional[str] = typer.Option(
+        None, help="The /retrieve endpoint (default: $SKILLRL_RETRIEVER_URL, else http://127.0.0.1:8000/retrieve)."
+    ),  # not read at import: a URL with credentials must not show in --help
     topk: int = typer.Option(3, min=1, help="Passages per query."),
     timeout: float = typer.Option(10.0, help="Seconds per attempt."),
     retries: int = typer.Option(1, min=0, help="Retries after a connection failure."),
 ) -> None:
     """Query a running server and print {"queries": [...], "result": [[{id, score, contents}]]}."""
-    from agent_system.environments.search.client import RetrieverClient, RetrieverError
+    from agent_system.environments.search.client import DEFAULT_URL, RetrieverClient, RetrieverError
 
-    with RetrieverClient(url, timeout=timeout, retries=retries, backoff=0.2) as client:
+    url = url or os.environ.get("SKILLRL_RETRIEVER_URL") or DEFAULT_URL
+    try:
+        client = RetrieverClient(url, timeout=timeout, retries=retries, backoff=0.2)
+    except ValueError as exc:  # the message shows the URL redacted
+        raise fail(str(exc)) from None
+    with client:
         try:
             hits = client.search_batch(queries, topk)
         except RetrieverError as exc:

@@ -10,29 +10,51 @@ Files (for a bank at ``DIR/NAME.json``):
   ``update``, ``retire``), ``skill_id``, ``section``, ``category``, ``step``, ``source``
   (e.g. ``evolution@step40``, ``manual``), ``reason``, ``version`` (the bank version the
   change produced), ``timestamp`` (UTC ISO-8601), ``episode_ids`` (the episodes behind an
-  evolution op) and ``previous`` (an updated item's JSON before the update). Records are buffered in memory and
-  appended by :meth:`SkillBank.save`, after the bank file itself was replaced.
+  evolution op) and ``previous`` (an updated item's JSON before the update). Records are
+  buffered in memory and written by :meth:`SkillBank.save`.
 - ``DIR/NAME.usage.json`` — per-item counters ``times_retrieved``, ``episodes_won``,
   ``episodes_lost`` (see :meth:`SkillBank.record_usage`). Usage is not content: recording it
-  does not change ``version`` (retrieval caches keyed on the version stay valid).
+  does not change ``version`` (retrieval caches keyed on the version stay valid). Counters are
+  best effort: an unreadable sidecar is reported (a warning) and counting starts fresh.
 
-Saving is atomic: the text goes to a temporary file in the same directory, is fsynced and
-``os.replace``-d over the target, so a crash mid-save leaves the previous file intact.
-One process writes a bank (the trainer); readers take snapshots.
+Durability (the write-ahead order of SQLite's journal and Git's refs), in :meth:`SkillBank.save`:
+
+1. the history records of the new version are appended to ``NAME.history.jsonl`` and fsynced;
+2. then the bank text goes to a temporary file in the same directory (``.NAME.json.<pid>-<hex>.tmp``),
+   is fsynced and ``os.replace``-d over ``NAME.json``, and the directory is fsynced;
+3. then the usage sidecar is written the same way.
+
+A crash at any point leaves a bank that loads (the previous or the new version) and a history
+that describes every version the bank file has reached. What a crash can leave behind is
+repaired by the next save and skipped (with a warning) by readers meanwhile:
+
+- *orphan records*: history for versions newer than the bank on disk (killed between 1 and 2);
+- a *torn tail*: an unterminated, unreadable last line (killed during 1);
+- *stale temp files* of a writer process that no longer runs (killed during 2 or 3).
+
+If step 2 fails with an error (disk full, permission), the history appended in step 1 is cut
+off again, the pending records stay pending and the error is raised. The bank file keeps its
+mode and, where allowed, its owner; new files get ``0666`` minus the umask (``0644`` usually).
+One process writes a bank (the trainer); readers take snapshots (:func:`read_history` reads
+the bank's version before the history, so it never reports records of a version it cannot see).
 """
 
 from __future__ import annotations
 
 import copy
+import errno
 import json
 import logging
 import os
-import tempfile
+import re
+import secrets
+import stat
+import time
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, fields, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from skillrl.skills.schema import (
     GENERAL,
@@ -44,6 +66,7 @@ from skillrl.skills.schema import (
     RetiredItem,
     Skill,
     SkillBankError,
+    check_json_value,
     parse_document,
     parse_mistake,
     parse_skill,
@@ -53,6 +76,8 @@ from skillrl.skills.schema import (
 log = logging.getLogger(__name__)
 
 _CHUNK = 1 << 16
+STALE_TEMP_AGE_S = 3600.0
+"""A temp file this old is stale even if a process with its writer's pid is running (pid reuse)."""
 
 
 def history_path(bank_path: str | os.PathLike[str]) -> Path:
@@ -73,16 +98,127 @@ def _write_all(fh: Any, text: str) -> None:
         fh.write(text[i : i + _CHUNK])
 
 
+def _write_bytes(fh: Any, data: bytes) -> None:
+    """Write all of ``data`` to an unbuffered file (a seam for crash tests)."""
+    view = memoryview(data)
+    while view:
+        n = fh.write(view)
+        view = view[n:]
+
+
+def _fsync_dir(directory: Path) -> None:
+    """Make a rename / file creation in ``directory`` durable (not possible on every platform)."""
+    try:
+        dir_fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(dir_fd)
+    except OSError:
+        pass
+    finally:
+        os.close(dir_fd)
+
+
+def _temp_pattern(target: Path) -> re.Pattern[str]:
+    # ours: .NAME.<pid>-<hex>.tmp; older releases (mkstemp): .NAME.<8 chars>.tmp
+    return re.compile(rf"^\.{re.escape(target.name)}\.(?:(\d+)-[0-9a-f]+|[A-Za-z0-9_]{{8}})\.tmp$")
+
+
+def _pid_alive(pid: int) -> bool:
+    if os.name == "nt":  # os.kill(pid, 0) would send CTRL_C there; rely on the age rule
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True  # someone else's process
+    return True
+
+
+def clean_stale_temps(target: str | os.PathLike[str]) -> list[Path]:
+    """Remove temp files that a killed save of ``target`` left behind; returns those removed.
+
+    A temp file is stale when the process that created it (its pid is in the name) no longer
+    runs, when it is older than :data:`STALE_TEMP_AGE_S`, or when it has the name an older
+    release gave its temp files. Temp files of this process are left alone (another thread
+    may be writing). Errors are ignored (cleaning is best effort).
+    """
+    path = Path(target)
+    pattern = _temp_pattern(path)
+    removed: list[Path] = []
+    try:
+        entries = list(os.scandir(path.parent))
+    except OSError:
+        return removed
+    now = time.time()
+    for entry in entries:
+        match = pattern.match(entry.name)
+        if not match:
+            continue
+        try:
+            age = now - entry.stat(follow_symlinks=False).st_mtime
+        except OSError:
+            continue
+        pid = int(match.group(1)) if match.group(1) else None
+        if pid is not None and age < STALE_TEMP_AGE_S and (pid == os.getpid() or _pid_alive(pid)):
+            continue
+        try:
+            os.unlink(entry.path)
+        except OSError:
+            continue
+        removed.append(Path(entry.path))
+    if removed:
+        log.warning("removed %d stale temp file(s) of an interrupted save of %s", len(removed), path)
+    return removed
+
+
+def _create_temp(target: Path) -> tuple[str, int]:
+    """A new temp file next to ``target`` (mode 0666 minus the umask, like any new file)."""
+    for _ in range(100):
+        tmp = str(target.with_name(f".{target.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp"))
+        try:
+            return tmp, os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        except FileExistsError:
+            continue
+    raise FileExistsError(errno.EEXIST, "no free temp file name", str(target))
+
+
+def _copy_owner_and_mode(fd: int, st: os.stat_result) -> None:
+    """Give the new file the old file's owner (where allowed) and mode."""
+    if hasattr(os, "fchown") and (st.st_uid, st.st_gid) != (os.geteuid(), os.getegid()):
+        for uid, gid in ((st.st_uid, st.st_gid), (-1, st.st_gid)):
+            try:
+                os.fchown(fd, uid, gid)
+                break
+            except OSError:
+                continue
+    try:
+        os.chmod(fd, stat.S_IMODE(st.st_mode))  # by descriptor where supported
+    except (OSError, NotImplementedError) as exc:  # e.g. a file system without modes: keep the default
+        log.debug("could not copy mode %o: %s", stat.S_IMODE(st.st_mode), exc)
+
+
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
     """Replace ``path`` with ``text`` atomically (temp file in the same dir, fsync, os.replace).
 
-    On any failure the temp file is removed and ``path`` keeps its previous content.
+    Stale temp files of earlier, killed writes are removed first. The new file keeps the mode
+    (and, where allowed, the owner) of the file it replaces; a new file gets 0666 minus the
+    umask. On any failure the temp file is removed and ``path`` keeps its previous content.
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    clean_stale_temps(target)
+    try:
+        old: os.stat_result | None = os.stat(target)
+    except FileNotFoundError:
+        old = None
+    tmp, fd = _create_temp(target)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            if old is not None and stat.S_ISREG(old.st_mode):
+                _copy_owner_and_mode(fh.fileno(), old)
             _write_all(fh, text)
             fh.flush()
             os.fsync(fh.fileno())
@@ -93,14 +229,7 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
         except FileNotFoundError:
             pass
         raise
-    try:  # make the rename durable; not possible on every platform
-        dir_fd = os.open(target.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-    except OSError:
-        pass
+    _fsync_dir(target.parent)
 
 
 @dataclass(frozen=True)
@@ -153,36 +282,243 @@ class Usage:
         return self.episodes_won / n if n else None
 
 
-def read_history(bank_path: str | os.PathLike[str]) -> list[HistoryRecord]:
-    """All history records of the bank at ``bank_path`` ([] when there is no history file).
+_HISTORY_TYPES: dict[str, tuple[type, ...]] = {
+    "op": (str,),
+    "skill_id": (str,),
+    "section": (str,),
+    "category": (str, type(None)),
+    "step": (int, type(None)),
+    "source": (str,),
+    "reason": (str,),
+    "version": (int,),
+    "timestamp": (str,),
+}
+
+
+def parse_history_line(line: str | bytes) -> HistoryRecord:
+    """One history line as a record (unknown keys are ignored, for newer writers).
 
     Raises:
-        SkillBankError: a line is not a valid record.
+        ValueError: not a JSON object with the record's fields of the right types.
     """
-    p = history_path(bank_path)
-    if not p.exists():
-        return []
-    records = []
-    for lineno, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
+    try:
+        obj = json.loads(line)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+    if not isinstance(obj, dict):
+        raise ValueError(f"expected a JSON object, got {type(obj).__name__}")
+    values: dict[str, Any] = {}
+    for f in fields(HistoryRecord):
+        if f.name not in obj:
+            raise ValueError(f"missing field {f.name!r}")
+        value = obj[f.name]
+        allowed = _HISTORY_TYPES[f.name]
+        if not isinstance(value, allowed) or (isinstance(value, bool) and bool not in allowed):
+            raise ValueError(f"field {f.name!r} has the wrong type ({type(value).__name__})")
+        values[f.name] = value
+    return HistoryRecord(**values)
+
+
+def _try_record(line: bytes) -> HistoryRecord | None:
+    try:
+        return parse_history_line(line)
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+@dataclass(frozen=True)
+class HistoryCheck:
+    """What :func:`check_history` found in ``NAME.history.jsonl``."""
+
+    records: tuple[HistoryRecord, ...]
+    """Valid records of versions the bank file has reached, in file order."""
+    orphans: tuple[HistoryRecord, ...] = ()
+    """Records of versions newer than the bank on disk (a save killed after writing its history
+    and before its bank landed). Not part of :attr:`records`; the next save removes them."""
+    torn_tail: bool = False
+    """The last line has no newline and is not a valid record (an append was cut short).
+    Skipped; the next save removes it."""
+    invalid_lines: tuple[tuple[int, str], ...] = ()
+    """``(line number, reason)`` of other lines that are not valid records (skipped)."""
+    bank_version: int | None = None
+    """``metadata.version`` of the bank file (None when it cannot be read: no orphan check)."""
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing was skipped."""
+        return not (self.orphans or self.torn_tail or self.invalid_lines)
+
+    def problems(self) -> list[str]:
+        """One sentence per problem found ([] when :attr:`ok`)."""
+        out = []
+        if self.orphans:
+            versions = sorted({r.version for r in self.orphans})
+            out.append(
+                f"{len(self.orphans)} record(s) for version(s) {versions[0]}..{versions[-1]} that the bank "
+                f"(version {self.bank_version}) never reached: an interrupted save; skipped, the next save removes them"
+            )
+        if self.torn_tail:
+            out.append("the last line is incomplete (an interrupted append); skipped, the next save removes it")
+        for lineno, reason in self.invalid_lines:
+            out.append(f"line {lineno} is not a valid record ({reason}); skipped")
+        return out
+
+
+def _bank_version_on_disk(bank_path: Path) -> int | None:
+    """``metadata.version`` of the bank file, or None when it is missing or invalid."""
+    try:
+        return parse_text(bank_path.read_text(encoding="utf-8"), str(bank_path)).version
+    except (OSError, UnicodeDecodeError, SkillBankError):
+        return None
+
+
+def check_history(bank_path: str | os.PathLike[str]) -> HistoryCheck:
+    """Read the history of the bank at ``bank_path``, sorting out what a crash may have left.
+
+    The bank's version is read first, then the history, so a save running meanwhile shows up
+    as orphan records at worst, never as a version without its records. Never raises for
+    content problems (they are in the result); an unreadable history file raises OSError.
+    """
+    bank = Path(bank_path)
+    version = _bank_version_on_disk(bank)
+    p = history_path(bank)
+    try:
+        data = p.read_bytes()
+    except FileNotFoundError:
+        return HistoryCheck(records=(), bank_version=version)
+    lines = data.split(b"\n")
+    last = lines.pop()  # b"" when the file ends with a newline
+    torn = False
+    if last.strip():
+        if _try_record(last) is None:
+            torn = True
+        else:
+            lines.append(last)  # a complete record that only lacks its newline
+    records: list[HistoryRecord] = []
+    orphans: list[HistoryRecord] = []
+    invalid: list[tuple[int, str]] = []
+    for lineno, raw in enumerate(lines, 1):
+        if not raw.strip():
             continue
         try:
-            records.append(HistoryRecord(**json.loads(line)))
-        except (json.JSONDecodeError, TypeError) as exc:
-            raise SkillBankError(str(p), f"line {lineno}", f"invalid history record: {exc}") from None
-    return records
+            rec = parse_history_line(raw)
+        except (ValueError, UnicodeDecodeError) as exc:
+            invalid.append((lineno, str(exc)[:200]))
+            continue
+        (orphans if version is not None and rec.version > version else records).append(rec)
+    return HistoryCheck(tuple(records), tuple(orphans), torn, tuple(invalid), version)
+
+
+def read_history(bank_path: str | os.PathLike[str]) -> list[HistoryRecord]:
+    """The history records of the bank at ``bank_path`` ([] when there is no history file).
+
+    Lines that are not valid records, a torn last line and records of versions the bank never
+    reached (see :func:`check_history`) are skipped, each reported with a warning.
+
+    Raises:
+        SkillBankError: the history file exists but cannot be read.
+    """
+    try:
+        result = check_history(bank_path)
+    except OSError as exc:
+        raise SkillBankError(str(history_path(bank_path)), "", f"cannot read: {exc.strerror or exc}") from None
+    for problem in result.problems():
+        log.warning("%s: %s", history_path(bank_path), problem)
+    return list(result.records)
+
+
+def _lines_backward(fh: BinaryIO, size: int, block: int = _CHUNK) -> Iterator[tuple[int, bytes, bool]]:
+    """``(start offset, line without newline, ends with newline)`` from the last line back."""
+    buf, buf_start, end = b"", size, size
+    while end > 0:
+        if buf_start >= end:  # make sure buf covers the byte before ``end``
+            new_start = max(0, end - block)
+            fh.seek(new_start)
+            buf, buf_start = fh.read(end - new_start), new_start
+        terminated = buf[end - 1 - buf_start] == 0x0A
+        content_end = end - 1 if terminated else end
+        while True:
+            idx = buf.rfind(b"\n", 0, content_end - buf_start)
+            if idx >= 0:
+                line_start = buf_start + idx + 1
+                break
+            if buf_start == 0:
+                line_start = 0
+                break
+            new_start = max(0, buf_start - block)
+            fh.seek(new_start)
+            buf, buf_start = fh.read(buf_start - new_start) + buf, new_start
+        yield line_start, buf[line_start - buf_start : content_end - buf_start], terminated
+        end = line_start
+
+
+def _repair_history_tail(fh: BinaryIO, bank_version: int | None, where: Path) -> int:
+    """Cut a torn last line and records of versions above ``bank_version`` off the end of the
+    history; make sure it ends with a newline. Returns the new size."""
+    size = fh.seek(0, os.SEEK_END)
+    cut = size
+    dropped = 0
+    for start, line, terminated in _lines_backward(fh, size):
+        if not line.strip():
+            continue
+        rec = _try_record(line)
+        if rec is None and not terminated:
+            cut, dropped = start, dropped + 1  # torn by a killed append
+            continue
+        if rec is not None and bank_version is not None and rec.version > bank_version:
+            cut, dropped = start, dropped + 1  # its bank never landed
+            continue
+        break
+    if cut < size:
+        fh.truncate(cut)
+        log.warning("%s: removed %d record(s) of an interrupted save (bank is at version %s)", where, dropped, bank_version)
+    if cut > 0:
+        fh.seek(cut - 1)
+        if fh.read(1) != b"\n":
+            fh.seek(cut)
+            fh.write(b"\n")
+            cut += 1
+    return cut
+
+
+def _usage_entry(value: Any) -> Usage:
+    if not isinstance(value, Mapping):
+        raise TypeError(f"expected an object, got {type(value).__name__}")
+    counts = {}
+    for f in fields(Usage):
+        n = value.get(f.name, 0)
+        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+            raise TypeError(f"{f.name} must be a non-negative integer, got {n!r}"[:120])
+        counts[f.name] = n
+    return Usage(**counts)
 
 
 def _read_usage(path: Path) -> dict[str, Usage]:
-    if not path.exists():
+    """Usage counters from the sidecar; anything unreadable is a warning and counts start fresh
+    (entries with bad counters are dropped one by one, a broken file as a whole)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
+    except (OSError, UnicodeDecodeError) as exc:
+        log.warning("usage counters %s unreadable (%s); starting fresh", path, getattr(exc, "strerror", None) or exc)
         return {}
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        return {k: Usage(**v) for k, v in data.get("usage", {}).items()}
-    except json.JSONDecodeError as exc:
-        raise SkillBankError(str(path), "", f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
-    except (TypeError, AttributeError) as exc:
-        raise SkillBankError(str(path), "usage", f"invalid usage counters: {exc}") from None
+        data = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        log.warning("usage counters %s are not valid JSON (%s); starting fresh", path, str(exc)[:200])
+        return {}
+    usage = data.get("usage") if isinstance(data, dict) else None
+    if not isinstance(usage, dict):
+        log.warning("usage counters %s have no 'usage' object; starting fresh", path)
+        return {}
+    out: dict[str, Usage] = {}
+    for key, value in usage.items():
+        try:
+            out[key] = _usage_entry(value)
+        except TypeError as exc:
+            log.warning("usage counters %s: entry %r dropped (%s)", path, key[:80], exc)
+    return out
 
 
 class SkillBank:
@@ -225,7 +561,13 @@ class SkillBank:
 
     @classmethod
     def from_dict(cls, data: Any, *, file: str = "<memory>") -> SkillBank:
-        """Validate decoded JSON and wrap it (no file attached)."""
+        """Validate decoded JSON and wrap it (no file attached).
+
+        Raises:
+            SkillBankError: ``data`` is not a valid bank (including the JSON limits of
+                :mod:`skillrl.skills.schema`: nesting depth, 64-bit integers, finite numbers).
+        """
+        check_json_value(data, file)  # before deepcopy, which would recurse into deep nesting
         return cls(parse_document(copy.deepcopy(data), file))
 
     @classmethod
@@ -497,15 +839,19 @@ class SkillBank:
     # -- saving --------------------------------------------------------------------------
 
     def save(self, path: str | os.PathLike[str] | None = None) -> Path:
-        """Write the bank atomically, then append pending history and write usage counters.
+        """Write pending history, then the bank, then the usage counters (module docstring).
 
         The content is re-validated before anything is written; when that fails nothing is
-        written. Returns the path written; it becomes :attr:`path`.
+        written. Before appending, the history's tail is repaired (records of versions the
+        bank file never reached and a torn last line are cut off) and stale temp files of
+        killed saves are removed. Returns the path written; it becomes :attr:`path`.
+        A failure to write the usage sidecar is a warning (counters are best effort).
 
         Raises:
             ValueError: no path given and the bank has none.
             SkillBankError: the bank content is invalid.
-            OSError: the write failed (the previous file is intact).
+            OSError: writing the history or the bank failed. The bank file and its history
+                are as before and the changes stay pending (a later save writes them).
         """
         target = Path(path) if path is not None else self.path
         if target is None:
@@ -513,18 +859,66 @@ class SkillBank:
         data = self.to_dict()
         parse_document(data, str(target))  # never write something load() would reject
         text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
-        atomic_write_text(target, text)
-        if self._pending:
-            with open(history_path(target), "a", encoding="utf-8") as fh:
-                for rec in self._pending:
-                    fh.write(json.dumps(rec.to_dict(), ensure_ascii=False) + "\n")
-                fh.flush()
-                os.fsync(fh.fileno())
-            self._pending.clear()
+        target.parent.mkdir(parents=True, exist_ok=True)
+        undo = self._write_history(target)
+        try:
+            atomic_write_text(target, text)
+        except BaseException:
+            undo()
+            raise
+        self._pending.clear()
         if self._usage_dirty or (self._usage and target != self.path):
-            self.save_usage(target)
+            try:
+                self.save_usage(target)
+            except OSError as exc:
+                log.warning("usage counters of %s not saved (%s); they stay in memory", target, exc.strerror or exc)
         self.path = target
         return target
+
+    def _write_history(self, target: Path) -> Any:
+        """Repair the history's tail, append and fsync the pending records (step 1 of a save).
+
+        Returns a function that cuts the history back to how this step found it after the
+        repair (called when the bank itself cannot be written).
+        """
+        hp = history_path(target)
+        existed = hp.exists()
+        if not existed and not self._pending:
+            return lambda: None
+        bank_version = _bank_version_on_disk(target) if target.exists() else None
+        size = 0
+
+        def undo() -> None:
+            if _bank_version_on_disk(target) == self.version and self._pending:
+                return  # the bank landed after all (interrupted after the rename): keep its history
+            try:
+                if not existed:
+                    os.unlink(hp)
+                else:
+                    os.truncate(hp, size)
+            except OSError as exc:  # readers skip the records as orphans; the next save cuts them
+                log.warning("could not take back the history of a failed save of %s: %s", target, exc)
+
+        try:
+            fd = os.open(hp, os.O_RDWR | os.O_CREAT, 0o666)
+        except PermissionError:
+            if self._pending:
+                raise
+            return lambda: None  # nothing to append; a read-only history is left as it is
+        with os.fdopen(fd, "r+b", buffering=0) as fh:  # unbuffered: nothing is written behind our back
+            size = _repair_history_tail(fh, bank_version, hp)
+            try:
+                if self._pending:
+                    payload = b"".join(json.dumps(r.to_dict(), ensure_ascii=False).encode("utf-8") + b"\n" for r in self._pending)
+                    fh.seek(size)
+                    _write_bytes(fh, payload)
+                os.fsync(fh.fileno())
+            except BaseException:
+                undo()
+                raise
+        if not existed:
+            _fsync_dir(hp.parent)
+        return undo
 
     def save_usage(self, path: str | os.PathLike[str] | None = None) -> Path:
         """Write only the usage sidecar (atomically) for the bank at ``path`` (default: :attr:`path`)."""

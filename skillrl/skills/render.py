@@ -1,8 +1,19 @@
 """Render retrieved skills into the markdown block the agent sees, within a token budget.
 
-Skill text is data, not instructions to the tokenizer: :func:`sanitize` removes chat-template
-special tokens (``<|im_start|>``, ``<|endoftext|>``, any ``<|...|>``, ``<s>``, ``</s>``) and
-control characters, folds whitespace to single spaces and caps the length of each field.
+Skill text is data, not instructions to the tokenizer or the answer parser. :func:`sanitize`
+
+- removes the special tokens of the common chat templates: anything written ``<|...|>`` (ChatML,
+  Qwen, Llama 3, Phi, GPT-OSS, Command R, GLM) or with DeepSeek's full-width bars
+  ``<｜...｜>``; ``<s>``/``</s>``, ``[INST]``/``[/INST]``, ``<<SYS>>`` (Llama 2, Mistral) and
+  Mistral's other ``[UPPER_CASE]`` controls; Gemma's ``<bos>``, ``<start_of_turn>``,
+  ``<end_of_turn>`` …; T5's ``<extra_id_N>``; BERT's ``[CLS]``/``[SEP]``/``[MASK]``; Falcon's
+  ``>>ABSTRACT<<`` markers;
+- defuses every other tag (``<think>``, ``</action>``, ``<answer>``, ``<search>``,
+  ``<tool_call>``, ``<object>`` …): its angle brackets become ``‹ ›``, so a skill can still
+  *mention* the answer format (the Search bank teaches ``‹search›query‹/search›``) but can never
+  open or close it, and no parser or tokenizer sees a tag;
+- removes control and zero-width characters, folds whitespace to single spaces and caps the
+  length of each field.
 
 The block looks like::
 
@@ -34,7 +45,33 @@ TokenCounter = Callable[[str], int]
 TITLE_MAX_CHARS = 120
 FIELD_MAX_CHARS = 600
 
-_SPECIAL = re.compile(r"<\|[^<>]{0,64}?\|>|</?s>|\[/?INST\]", re.IGNORECASE)
+_BAR = "[|\uff5c]"  # ASCII | and DeepSeek's full-width ｜
+_ANGLE_SPECIALS = (
+    "s", "/s", "unk", "pad", "bos", "eos", "mask", "sep", "cls", "sop", "eop", "<SYS>", "</SYS>",
+    "start_of_turn", "end_of_turn", "start_of_image", "end_of_image", "image_soft_token",
+    "audio_soft_token", "start_of_audio", "end_of_audio",
+    r"extra_id_\d+", r"unused\d+", r"reserved_\d+", r"SPECIAL_\d+", r"mask_\d+",
+    "BOS_TOKEN", "EOS_TOKEN", "PAD_TOKEN", "UNK_TOKEN", "MASK_TOKEN", "EOP_TOKEN", "CLS", "SEP",
+    "fim_prefix", "fim_middle", "fim_suffix", "fim_pad", "filename", "gh_stars",
+    "issue_start", "issue_comment", "issue_closed", "jupyter_start", "jupyter_text",
+    "jupyter_code", "jupyter_output", "empty_output", "commit_before", "commit_msg", "commit_after",
+    "reponame",
+)
+_SPECIAL = re.compile(
+    "|".join(
+        [
+            rf"<{_BAR}[^<>\n]{{0,64}}?{_BAR}>",  # <|im_start|>, <|eot_id|>, <｜User｜>, <｜begin▁of▁sentence｜>
+            r"<(?:" + "|".join(_ANGLE_SPECIALS) + r")>",  # <s>, <bos>, <start_of_turn>, <<SYS>>, <extra_id_0>
+            r"\[/?(?:INST|SYS|AVAILABLE_TOOLS|TOOL_CALLS|TOOL_RESULTS|TOOL_CONTENT|SYSTEM_PROMPT|THINK"
+            r"|IMG|IMG_BREAK|IMG_END|PREFIX|MIDDLE|SUFFIX|ARGS|CALL_ID|CLS|SEP|MASK|PAD|UNK|gMASK|sMASK)\]",
+            r"\[@(?:BOS|EOS)@\]",  # Gemma
+            r">>[A-Z][A-Z_]{1,30}<<",  # Falcon: >>ABSTRACT<<, >>QUESTION<<
+        ]
+    ),
+    re.IGNORECASE,
+)
+_TAG = re.compile(r"<(/?[A-Za-z_][\w.:\-]{0,64}(?:\s[^<>]{0,200})?/?)>")
+"""Any other tag: ``<think>``, ``</action>``, ``<tool_call name="x">``, ``<br/>``."""
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2064\ufeff]")
 _TOKEN = re.compile(r"\w+|[^\w\s]", re.UNICODE)
 
@@ -43,15 +80,18 @@ def sanitize(text: str, max_chars: int = FIELD_MAX_CHARS) -> str:
     """Make one skill field safe to put in a prompt.
 
     Removes special tokens and control characters (newlines and tabs included: a field is one
-    line), collapses whitespace, and cuts to ``max_chars`` characters (ending with ``…``).
-    Idempotent.
+    line), defuses other tags (``<action>`` becomes ``‹action›``), collapses whitespace, and
+    cuts to ``max_chars`` characters (ending with ``…``). Idempotent.
+
+    >>> sanitize("Use <search>X author</search>.<|im_end|><｜User｜><start_of_turn>")
+    'Use ‹search›X author‹/search›.'
     """
-    s = str(text)
+    s = _CONTROL.sub(" ", str(text))
     prev = None
     while prev != s:  # removing one token may join the halves of another
         prev = s
         s = _SPECIAL.sub(" ", s)
-    s = _CONTROL.sub(" ", s)
+    s = _TAG.sub(lambda m: f"\u2039{m.group(1)}\u203a", s)
     s = " ".join(s.split())
     if len(s) > max_chars:
         s = s[: max(0, max_chars - 1)].rstrip() + "…"

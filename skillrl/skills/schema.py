@@ -27,11 +27,18 @@ are preserved when the bank is saved again. ``metadata.version`` is the bank's c
 
 Any violation raises :class:`SkillBankError` naming the file, the JSON path of the offending
 value (``task_specific_skills.heat[2].principle``) and the reason.
+
+Limits (so that every bank that loads can be saved, copied and rendered again): arrays and
+objects nest at most :data:`MAX_DEPTH` levels; integers fit in 64 bits (``metadata.version``
+included); numbers are finite (no ``NaN``/``Infinity``); strings are valid Unicode (no lone
+surrogates); object keys are strings. Breaking one is one :class:`SkillBankError` like any other
+problem — never a ``RecursionError`` or a ``ValueError`` from the JSON decoder.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -43,6 +50,12 @@ MISTAKES = "common_mistakes"
 RETIRED = "retired_skills"
 METADATA = "metadata"
 SECTIONS = (GENERAL, TASK_SPECIFIC, MISTAKES)
+
+MAX_DEPTH = 128
+"""Deepest nesting of arrays and objects in a bank (the top-level object is level 1)."""
+INT_MIN, INT_MAX = -(2**63), 2**63 - 1
+"""Integers in a bank must fit in 64 bits (as in SQLite, Go, Rust, Java readers)."""
+_INT_MAX_DIGITS = 19  # longest decimal integer the decoder converts; longer ones are reported
 
 _SKILL_FIELDS = ("skill_id", "title", "principle", "when_to_apply")
 _MISTAKE_FIELDS = ("mistake_id", "description", "why_it_happens", "how_to_avoid")
@@ -197,6 +210,90 @@ def key_path(parent: str, key: str) -> str:
     return f"{parent}[{json.dumps(key)}]"
 
 
+class _Unrepresentable:
+    """What the decoder puts where a number cannot be kept (reported with its JSON path)."""
+
+    __slots__ = ("what",)
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+
+
+def _decode_int(text: str) -> int | _Unrepresentable:
+    digits = len(text.lstrip("-"))
+    if digits > _INT_MAX_DIGITS:  # int() of thousands of digits is slow, then refused (4300)
+        return _Unrepresentable(f"an integer of {digits} digits is out of range (integers must fit in 64 bits)")
+    return int(text)
+
+
+def _decode_float(text: str) -> float | _Unrepresentable:
+    value = float(text)
+    if not math.isfinite(value):
+        return _Unrepresentable(f"number {text[:40]} is out of range")
+    return value
+
+
+def _decode_constant(name: str) -> _Unrepresentable:
+    return _Unrepresentable(f"{name} is not a JSON number")
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _path_of(prefix: str, chain: tuple[Any, ...] | None) -> str:
+    """JSON path from the ``(parent_chain, key)`` links built by :func:`check_json_value`."""
+    keys: list[str | int] = []
+    while chain is not None:
+        chain, key = chain
+        keys.append(key)
+    path = ""
+    for key in reversed(keys):
+        path = f"{path}[{key}]" if isinstance(key, int) else key_path(path, key)
+    if prefix and path:
+        return prefix + (path if path.startswith("[") else "." + path)
+    return prefix or path
+
+
+def check_json_value(data: Any, file: str = "<memory>", path: str = "") -> None:
+    """Check that ``data`` is plain JSON within the bank limits (module docstring), iteratively.
+
+    Raises:
+        SkillBankError: the first value (in document order) that breaks a limit, with its path.
+    """
+    stack: list[tuple[Any, tuple[Any, ...] | None, int]] = [(data, None, 1)]
+    while stack:
+        value, chain, depth = stack.pop()
+        if isinstance(value, (dict, list)):
+            if depth > MAX_DEPTH:
+                raise SkillBankError(file, _path_of(path, chain), f"nested deeper than {MAX_DEPTH} levels of arrays/objects")
+            if isinstance(value, dict):
+                children: list[tuple[Any, tuple[Any, ...] | None, int]] = []
+                for key, item in value.items():
+                    if not isinstance(key, str):
+                        raise SkillBankError(file, _path_of(path, chain), f"object keys must be strings, got {type(key).__name__}")
+                    if _SURROGATE.search(key):
+                        raise SkillBankError(file, _path_of(path, chain), f"key {key!r} is not valid Unicode (lone surrogate)")
+                    children.append((item, (chain, key), depth + 1))
+            else:
+                children = [(item, (chain, i), depth + 1) for i, item in enumerate(value)]
+            stack.extend(reversed(children))
+        elif isinstance(value, str):
+            if _SURROGATE.search(value):
+                raise SkillBankError(file, _path_of(path, chain), "string is not valid Unicode (lone surrogate)")
+        elif value is None or isinstance(value, bool):
+            continue
+        elif isinstance(value, int):
+            if not INT_MIN <= value <= INT_MAX:
+                raise SkillBankError(file, _path_of(path, chain), "integer out of range (integers must fit in 64 bits)")
+        elif isinstance(value, float):
+            if not math.isfinite(value):
+                raise SkillBankError(file, _path_of(path, chain), f"number {value} is not finite")
+        elif isinstance(value, _Unrepresentable):
+            raise SkillBankError(file, _path_of(path, chain), value.what)
+        else:
+            raise SkillBankError(file, _path_of(path, chain), f"not a JSON value ({type(value).__name__})")
+
+
 class _Parser:
     def __init__(self, file: str) -> None:
         self.file = file
@@ -292,8 +389,10 @@ class _Parser:
         meta = dict(value)
         if "version" in meta:
             v = meta["version"]
-            if isinstance(v, str) and re.fullmatch(r"\d+(\.0+)?", v.strip()):
-                meta["version"] = int(float(v))  # seed banks may write "1" or "1.0"
+            if isinstance(v, str) and re.fullmatch(r"\d{1,%d}(\.0+)?" % _INT_MAX_DIGITS, v.strip()):
+                v = meta["version"] = int(v.strip().split(".")[0])  # seed banks may write "1" or "1.0"
+                if v > INT_MAX:
+                    raise self.error(key_path(METADATA, "version"), "integer out of range (integers must fit in 64 bits)")
             else:
                 self.expect(v, int, key_path(METADATA, "version"), "a non-negative integer")
                 if v < 0:
@@ -335,6 +434,7 @@ def parse_document(data: Any, file: str = "<memory>") -> BankDocument:
     Raises:
         SkillBankError: the first problem found (file, JSON path, reason).
     """
+    check_json_value(data, str(file))
     return _Parser(str(file)).document(data)
 
 
@@ -344,18 +444,30 @@ def parse_text(text: str, file: str = "<memory>") -> BankDocument:
     Raises:
         SkillBankError: invalid JSON (the reason names line and column) or an invalid bank.
     """
+    return parse_document(decode_json(text, file), file)
+
+
+def decode_json(text: str, file: str = "<memory>") -> Any:
+    """``json.loads`` that fails only with :class:`SkillBankError` (bad JSON, nesting too deep).
+
+    Integers too long to keep and non-finite numbers are decoded to markers that
+    :func:`check_json_value` reports with their JSON path.
+    """
     try:
-        data = json.loads(text)
+        return json.loads(text, parse_int=_decode_int, parse_float=_decode_float, parse_constant=_decode_constant)
     except json.JSONDecodeError as exc:
         raise SkillBankError(str(file), "", f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
-    return parse_document(data, file)
+    except RecursionError:
+        raise SkillBankError(str(file), "", f"invalid bank: arrays/objects nested too deeply (at most {MAX_DEPTH} levels)") from None
 
 
 def parse_skill(obj: Any, file: str = "<memory>", path: str = "skill") -> Skill:
     """Validate one skill object (used for edits); ids are not checked for uniqueness here."""
+    check_json_value(obj, file, path)
     return _Parser(file).skill(obj, path)
 
 
 def parse_mistake(obj: Any, file: str = "<memory>", path: str = "mistake") -> Mistake:
     """Validate one mistake object (used for edits); ids are not checked for uniqueness here."""
+    check_json_value(obj, file, path)
     return _Parser(file).mistake(obj, path)

@@ -174,11 +174,40 @@ def test_usage_counters_persist(bank_path: Path) -> None:
     assert not history_path(bank_path).exists()  # usage makes no history records
 
 
-def test_corrupt_usage_sidecar_is_named(bank_path: Path) -> None:
-    usage_path(bank_path).write_text("{not json")
-    with pytest.raises(SkillBankError) as info:
-        SkillBank.load(bank_path)
-    assert info.value.file.endswith("bank.usage.json")
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ("{not json", {}),
+        ("[1, 2]", {}),
+        ('{"usage": 5}', {}),
+        ('{"usage": {"gen_001": {"times_retrieved": "3"}, "heat_001": {"times_retrieved": 2, "episodes_won": 1}}}',
+         {"heat_001": (2, 1, 0)}),
+        ('{"usage": {"gen_001": {"times_retrieved": true}, "heat_001": [1], "err_001": {"episodes_lost": -1}}}', {}),
+    ],
+)
+def test_broken_usage_sidecar_warns_and_starts_fresh(
+    bank_path: Path, content: str, expected: dict, caplog: pytest.LogCaptureFixture
+) -> None:
+    usage_path(bank_path).write_text(content)
+    bank = SkillBank.load(bank_path)  # counters are best effort: loading is never blocked
+    assert {k: (u.times_retrieved, u.episodes_won, u.episodes_lost) for k, u in bank.all_usage.items()} == expected
+    assert "bank.usage.json" in caplog.text
+    bank.record_usage(["gen_001", "heat_001"], won=True)
+    assert bank.usage("gen_001").times_retrieved == 1
+    bank.save()
+    assert SkillBank.load(bank_path).usage("gen_001").episodes_won == 1
+
+
+def test_usage_sidecar_that_is_a_directory(bank_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    usage_path(bank_path).mkdir()
+    bank = SkillBank.load(bank_path)
+    assert bank.all_usage == {} and "unreadable" in caplog.text
+    bank.record_usage(["gen_001"], won=False)
+    bank.add_skill(None, skill("gen_050"))
+    bank.save()  # the bank and its history are saved; the counters only warn
+    assert SkillBank.load(bank_path).version == 2
+    assert [r.skill_id for r in read_history(bank_path)] == ["gen_050"]
+    assert "not saved" in caplog.text and usage_path(bank_path).is_dir()
 
 
 def test_from_dict_and_snapshot_are_independent() -> None:
