@@ -51,7 +51,7 @@ import secrets
 import stat
 import time
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import MISSING, asdict, dataclass, fields, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -292,6 +292,8 @@ _HISTORY_TYPES: dict[str, tuple[type, ...]] = {
     "reason": (str,),
     "version": (int,),
     "timestamp": (str,),
+    "episode_ids": (list,),
+    "previous": (dict, type(None)),
 }
 
 
@@ -310,11 +312,15 @@ def parse_history_line(line: str | bytes) -> HistoryRecord:
     values: dict[str, Any] = {}
     for f in fields(HistoryRecord):
         if f.name not in obj:
+            if f.default is not MISSING:  # optional fields (absent in older files)
+                continue
             raise ValueError(f"missing field {f.name!r}")
         value = obj[f.name]
         allowed = _HISTORY_TYPES[f.name]
         if not isinstance(value, allowed) or (isinstance(value, bool) and bool not in allowed):
             raise ValueError(f"field {f.name!r} has the wrong type ({type(value).__name__})")
+        if f.name == "episode_ids" and not all(isinstance(e, str) for e in value):
+            raise ValueError("field 'episode_ids' must hold strings")
         values[f.name] = value
     return HistoryRecord(**values)
 
