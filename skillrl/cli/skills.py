@@ -193,18 +193,18 @@ def query(
     as_json: bool = typer.Option(False, "--json", help="Print task type, ids and tokens as JSON."),
 ) -> None:
     """Print the skill block the agent would see for TASK."""
+    from agent_system.environments import ENVIRONMENTS
     from skillrl.skills import build_retriever
     from skillrl.skills.retrieval import RETRIEVERS
-    from skillrl.skills.taxonomy import TAXONOMIES
 
-    if env.strip().lower() not in TAXONOMIES:
-        raise fail(f"unknown env {env!r}; known: {', '.join(sorted(TAXONOMIES))}")
+    if env.strip().lower() not in ENVIRONMENTS:
+        raise fail(f"unknown env {env!r}; known: {', '.join(ENVIRONMENTS.names())}")
     if mode not in RETRIEVERS:
         raise fail(f"unknown retrieval mode {mode!r}; known: {', '.join(RETRIEVERS.names())}")
     b = _load(bank)
     retriever = build_retriever(
         b,
-        env.strip().lower(),
+        taxonomy=ENVIRONMENTS.get(env.strip().lower()).taxonomy,
         mode=mode,
         top_k=top_k,
         task_specific_top_k=task_specific_top_k,
