@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from agent_system.environments import get_env_spec
 from skillrl.skills import SentenceTransformerEncoder, SkillBank
 from skillrl.skills.retrieval import EmbeddingRetriever
 from skillrl.utils.paths import DataNotFoundError, resolve_data_dir
@@ -98,7 +99,7 @@ def main() -> None:
     print(f"queries: {len(queries)} ({len(tasks)} distinct x group {args.group}) · repeats: {args.repeats}")
 
     def make(cls):
-        r = cls(bank, "alfworld", encoder=encoder)
+        r = cls(bank, taxonomy=get_env_spec("alfworld").taxonomy, encoder=encoder)
         if cls is NaiveRetriever:
             r.result_cache_size = 0  # no memo either: every query is retrieved from scratch
         r._skill_matrix()  # skill embeddings are not what is compared

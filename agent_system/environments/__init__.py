@@ -3,21 +3,38 @@
 from agent_system.environments.base import (
     ENVIRONMENTS,
     INFO_KEYS,
+    ContractCase,
     EnvSpec,
     EpisodeFinishedError,
+    GameRef,
+    Outcome,
     ParsedAction,
     PromptContext,
+    ScriptedPlay,
+    StepInfo,
     TextEnv,
+    UnknownEnvSettingError,
     get_env_spec,
+    task_index,
 )
+from agent_system.environments.taxonomy import FALLBACK, TaskTaxonomy
 
 __all__ = [
     "ENVIRONMENTS",
+    "FALLBACK",
     "INFO_KEYS",
+    "ContractCase",
     "EnvSpec",
     "EpisodeFinishedError",
+    "GameRef",
+    "Outcome",
     "ParsedAction",
     "PromptContext",
+    "ScriptedPlay",
+    "StepInfo",
+    "TaskTaxonomy",
     "TextEnv",
+    "UnknownEnvSettingError",
     "get_env_spec",
+    "task_index",
 ]

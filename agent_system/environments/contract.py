@@ -3,15 +3,15 @@
 :func:`check_env` drives an env with a scripted policy and raises :class:`ContractError` (an
 ``AssertionError``) naming the first broken rule. Checked, in order:
 
-1. ``reset(seed=...)`` returns ``(str, dict)``; the info has :data:`INFO_KEYS` with the right
-   types (``won``/``is_action_valid`` bool, ``task_type``/``task``/``game_id`` str).
+1. ``reset(seed=...)`` returns ``(str, StepInfo)`` with the right field types
+   (``won``/``is_action_valid`` bool, ``task_type``/``task``/``game_id``/``action`` str).
 2. Determinism: ``reset(seed)`` twice gives the same ``game_id``, task and observation.
 3. ``admissible_actions()`` is ``None`` or a list of str.
 4. Invalid-action path: stepping malformed text does not raise, returns
    ``is_action_valid=False``, reward 0, a non-empty observation, and the episode goes on
    (``done`` False).
-5. Stepping the scripted policy: every step returns ``(str, float, bool, dict)`` with the info
-   keys plus ``"action"``; ``won`` implies ``done``.
+5. Stepping the scripted policy: every step returns ``(str, float, bool, StepInfo)``; ``won``
+   implies ``done``.
 6. Done handling: once ``done``, ``step`` raises :class:`EpisodeFinishedError`; ``reset`` then
    starts a new episode. (Skipped — and reported — when the policy did not finish within
    ``max_steps`` and ``require_done`` is False.)
@@ -20,14 +20,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from agent_system.environments.base import INFO_KEYS, EpisodeFinishedError, TextEnv
-
-#: ``policy(observation, info, admissible_actions) -> raw model text`` for the next step
-ScriptedPolicy = Callable[[str, Mapping[str, Any], Sequence[str] | None], str]
+from agent_system.environments.base import EpisodeFinishedError, EnvSpec, ScriptedPolicy, StepInfo, TextEnv
 
 #: default malformed model output: no tags, Chinese characters, control characters
 MALFORMED_TEXT = "I am not sure what to do \x00 无效的输出"
@@ -38,6 +35,7 @@ _INFO_TYPES: dict[str, type | tuple[type, ...]] = {
     "is_action_valid": bool,
     "task": str,
     "game_id": str,
+    "action": str,
 }
 
 
@@ -67,31 +65,30 @@ def _fail(msg: str) -> ContractError:
     return ContractError(msg)
 
 
-def _check_info(info: Any, where: str, step: bool) -> None:
-    if not isinstance(info, dict):
-        raise _fail(f"{where}: info must be a dict, got {type(info).__name__}")
-    keys = INFO_KEYS + (("action",) if step else ())
-    missing = [k for k in keys if k not in info]
-    if missing:
-        raise _fail(f"{where}: info lacks keys {missing}")
+def _check_info(info: Any, where: str) -> None:
+    if not isinstance(info, StepInfo):
+        raise _fail(f"{where}: info must be a StepInfo, got {type(info).__name__}")
     for key, typ in _INFO_TYPES.items():
-        if not isinstance(info[key], typ):
-            raise _fail(f"{where}: info[{key!r}] must be {typ}, got {type(info[key]).__name__}")
-    if step and not isinstance(info["action"], str):
-        raise _fail(f"{where}: info['action'] must be str, got {type(info['action']).__name__}")
+        value = getattr(info, key)
+        if not isinstance(value, typ):
+            raise _fail(f"{where}: info.{key} must be {typ.__name__}, got {type(value).__name__}")
+    try:
+        info.as_dict()
+    except TypeError as exc:
+        raise _fail(f"{where}: {exc}") from None
 
 
-def _check_reset(out: Any, where: str) -> tuple[str, dict[str, Any]]:
+def _check_reset(out: Any, where: str) -> tuple[str, StepInfo]:
     if not (isinstance(out, tuple) and len(out) == 2):
         raise _fail(f"{where}: reset must return (observation, info), got {type(out).__name__}")
     obs, info = out
     if not isinstance(obs, str):
         raise _fail(f"{where}: observation must be str, got {type(obs).__name__}")
-    _check_info(info, where, step=False)
+    _check_info(info, where)
     return obs, info
 
 
-def _check_step(out: Any, where: str) -> tuple[str, float, bool, dict[str, Any]]:
+def _check_step(out: Any, where: str) -> tuple[str, float, bool, StepInfo]:
     if not (isinstance(out, tuple) and len(out) == 4):
         raise _fail(f"{where}: step must return (observation, reward, done, info)")
     obs, reward, done, info = out
@@ -101,8 +98,8 @@ def _check_step(out: Any, where: str) -> tuple[str, float, bool, dict[str, Any]]
         raise _fail(f"{where}: reward must be a float, got {type(reward).__name__}")
     if not isinstance(done, bool):
         raise _fail(f"{where}: done must be bool, got {type(done).__name__}")
-    _check_info(info, where, step=True)
-    if info["won"] and not done:
+    _check_info(info, where)
+    if info.won and not done:
         raise _fail(f"{where}: info['won'] is True but done is False")
     return obs, float(reward), done, info
 
@@ -142,8 +139,9 @@ def check_env(
     obs_a, info_a = _check_reset(env.reset(seed=seed), f"reset(seed={seed})")
     obs_b, info_b = _check_reset(env.reset(seed=seed), f"second reset(seed={seed})")
     for key in ("game_id", "task", "task_type"):
-        if info_a[key] != info_b[key]:
-            raise _fail(f"reset(seed={seed}) is not deterministic: info[{key!r}] {info_a[key]!r} != {info_b[key]!r}")
+        if getattr(info_a, key) != getattr(info_b, key):
+            raise _fail(f"reset(seed={seed}) is not deterministic: info.{key} "
+                        f"{getattr(info_a, key)!r} != {getattr(info_b, key)!r}")
     if obs_a != obs_b:
         raise _fail(f"reset(seed={seed}) is not deterministic: the observations differ")
     # 3
@@ -154,8 +152,8 @@ def check_env(
     except Exception as exc:
         raise _fail(f"step(malformed text) raised {type(exc).__name__}: {exc}") from exc
     obs, reward, done, info = _check_step(out, "step(malformed text)")
-    if info["is_action_valid"]:
-        raise _fail(f"step(malformed text) reported is_action_valid=True (action {info['action']!r})")
+    if info.is_action_valid:
+        raise _fail(f"step(malformed text) reported is_action_valid=True (action {info.action!r})")
     if reward != 0.0:
         raise _fail(f"step(malformed text) gave reward {reward}, expected 0")
     if done:
@@ -170,7 +168,7 @@ def check_env(
         text = scripted_actions_fn(obs, info, adm)
         obs, reward, done, info = _check_step(env.step(text), f"scripted step {steps}")
         total += reward
-        won = bool(info["won"])
+        won = info.won
         if done:
             break
         adm = _check_admissible(env, f"after scripted step {steps}")
@@ -197,6 +195,26 @@ def check_env(
     except Exception as exc:
         raise _fail(f"close() raised {type(exc).__name__}: {exc}") from exc
     return ContractReport(
-        game_id=info_a["game_id"], steps=steps, won=won, total_reward=total,
+        game_id=info_a.game_id, steps=steps, won=won, total_reward=total,
         done_checked=done, notes=tuple(notes),
     )
+
+
+def check_spec(spec: EnvSpec, **make_kwargs: Any) -> ContractReport:
+    """Check the env of a spec with its own :class:`~agent_system.environments.base.ContractCase`.
+
+    ``make_kwargs`` are added to the case's factory settings (e.g. a ``data_dir``). Done
+    handling is required: the case's policy must finish an episode.
+
+    Raises:
+        ContractError: the spec has no contract case, or the env broke a rule.
+        DataNotFoundError: the env's data is not available.
+    """
+    case = spec.contract
+    if case is None:
+        raise ContractError(f"environment {spec.name!r} has no contract case (EnvSpec.contract)")
+    env = spec.make(**{**case.make_kwargs, **make_kwargs})
+    try:
+        return check_env(env, case.policy, case.max_steps, seed=case.seed)
+    finally:
+        env.close()

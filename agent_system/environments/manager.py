@@ -16,7 +16,8 @@ Crashes: when a worker process dies (or exceeds ``timeout_s`` per env call) it i
 with fresh envs, and every env it held is reported with the game it was playing —
 
 * batch calls return an *error record* for those envs: ``obs == ""``, reward 0, ``done`` True,
-  and ``info["error"]`` naming the worker, exit code and ``game_id`` (the batch never hangs);
+  and ``info["error"]`` naming the worker, exit code and ``game_id`` (``info.extra`` is an
+  :class:`Unplayed`; the batch never hangs);
 * handle calls raise :class:`WorkerCrashedError` (``.game_id``, ``.env_index``).
 
 Those envs must be ``reset`` before stepping again. Exceptions raised *by an env* (not a crash)
@@ -46,7 +47,7 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
-from agent_system.environments.base import INFO_KEYS, TextEnv, get_env_spec
+from agent_system.environments.base import StepInfo, TextEnv, get_env_spec
 from skillrl.utils.metrics import success_by_task_type
 
 log = logging.getLogger(__name__)
@@ -65,6 +66,16 @@ class WorkerCrashedError(RuntimeError):
 
 class RemoteEnvError(RuntimeError):
     """An env raised an exception that could not be sent back as itself."""
+
+
+@dataclass(frozen=True)
+class Unplayed:
+    """``info.extra`` of the info the manager makes up for an env it could not (or did not) step."""
+
+    error: str | None = None
+    """What went wrong (a worker crash, an env exception); None for a skipped env."""
+    skipped: bool | None = None
+    """True when the caller skipped this env (a ``None`` text); None otherwise."""
 
 
 # --------------------------------------------------------------------------- worker side
@@ -347,19 +358,13 @@ class EnvironmentManager:
         if done:
             self._end_episode(i, won=bool(info.get("won", False)))
 
-    def _error_info(self, i: int, error: Exception) -> dict[str, Any]:
+    def _unplayed_info(self, i: int, extra: Unplayed) -> StepInfo:
         st = self._envs[i]
-        info: dict[str, Any] = {
-            "won": False,
-            "task_type": st.task_type,
-            "is_action_valid": False,
-            "task": st.task,
-            "game_id": st.game_id,
-            "action": "",
-            "error": str(error),
-        }
-        assert all(k in info for k in INFO_KEYS)
-        return info
+        return StepInfo(won=False, task_type=st.task_type, is_action_valid=False, task=st.task,
+                        game_id=st.game_id, action="", extra=extra)
+
+    def _error_info(self, i: int, error: Exception) -> StepInfo:
+        return self._unplayed_info(i, Unplayed(error=str(error)))
 
     @property
     def records(self) -> list[dict[str, Any]]:
@@ -380,7 +385,7 @@ class EnvironmentManager:
         self,
         seeds: Sequence[int | None] | None = None,
         tasks: Sequence[str | None] | None = None,
-    ) -> list[tuple[str, dict[str, Any]]]:
+    ) -> list[tuple[str, Mapping[str, Any]]]:
         """Reset env ``i`` with ``seeds[i]`` / ``tasks[i]`` (same seed -> same game).
 
         Returns ``(obs, info)`` per env; a crashed env gives ``("", info)`` with ``info["error"]``.
@@ -391,7 +396,7 @@ class EnvironmentManager:
         if len(seeds) != n or len(tasks) != n:
             raise ValueError(f"expected {n} seeds/tasks, got {len(seeds)}/{len(tasks)}")
         results = self._run([(i, "reset", (seeds[i], tasks[i])) for i in range(n)])
-        out: list[tuple[str, dict[str, Any]]] = []
+        out: list[tuple[str, Mapping[str, Any]]] = []
         first_error: BaseException | None = None
         for i, (status, value) in enumerate(results):
             if status == "ok":
@@ -406,7 +411,7 @@ class EnvironmentManager:
             raise first_error
         return out
 
-    def step(self, texts: Sequence[str | None]) -> list[tuple[str, float, bool, dict[str, Any]]]:
+    def step(self, texts: Sequence[str | None]) -> list[tuple[str, float, bool, Mapping[str, Any]]]:
         """Step env ``i`` with raw model text ``texts[i]`` (``None`` skips that env: its entry
         is ``("", 0.0, True, info)`` with ``info["skipped"] = True``).
 
@@ -416,12 +421,9 @@ class EnvironmentManager:
             raise ValueError(f"expected {self.num_envs} actions, got {len(texts)}")
         active = [i for i, t in enumerate(texts) if t is not None]
         results = self._run([(i, "step", (texts[i],)) for i in active])
-        out: list[tuple[str, float, bool, dict[str, Any]]] = []
-        for i in range(self.num_envs):
-            info = self._error_info(i, RuntimeError("skipped"))
-            info.pop("error")
-            info["skipped"] = True
-            out.append(("", 0.0, True, info))
+        out: list[tuple[str, float, bool, Mapping[str, Any]]] = [
+            ("", 0.0, True, self._unplayed_info(i, Unplayed(skipped=True))) for i in range(self.num_envs)
+        ]
         first_error: BaseException | None = None
         for i, (status, value) in zip(active, results):
             if status == "ok":
@@ -491,12 +493,12 @@ class EnvHandle(TextEnv):
         self.index = index
         self.env_name = manager.env
 
-    def reset(self, seed: int | None = None, task: str | None = None) -> tuple[str, dict[str, Any]]:
+    def reset(self, seed: int | None = None, task: str | None = None) -> tuple[str, StepInfo]:
         obs, info = self.manager._call_one(self.index, "reset", seed, task)
         self.manager._after_reset(self.index, info)
         return obs, info
 
-    def step(self, action_text: str) -> tuple[str, float, bool, dict[str, Any]]:
+    def step(self, action_text: str) -> tuple[str, float, bool, StepInfo]:
         obs, reward, done, info = self.manager._call_one(self.index, "step", action_text)
         self.manager._after_step(self.index, done, info)
         return obs, reward, done, info

@@ -227,13 +227,15 @@ class CaseRenderer:
         text (a case carries no ground-truth type for every env). This is the one call into the
         native retrieval API (``build_retriever``); adapt it here if that signature changes.
         """
+        from agent_system.environments import get_env_spec
         from skillrl.skills.retrieval import build_retriever
 
         k = 6 if top_k is None else top_k
         key = (env, skills_json, k, specific_k)
         if key not in self._native_retrievers:
             self._native_retrievers[key] = build_retriever(
-                self._bank_path(skills_json), env, mode="template", top_k=k, task_specific_top_k=specific_k
+                self._bank_path(skills_json), taxonomy=get_env_spec(env).taxonomy, mode="template", top_k=k,
+                task_specific_top_k=specific_k,
             )
         return self._native_retrievers[key].retrieve(task, None).text
 

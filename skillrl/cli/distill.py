@@ -39,8 +39,8 @@ ENV_DESCRIPTIONS = {
 def env_taxonomy(env_name: str) -> tuple[Callable[[str, Optional[str]], str], tuple[str, ...]]:
     """``(classify(task, hint) -> type, categories)`` of an environment.
 
-    Uses the env's own taxonomy (``EnvSpec.taxonomy``) when it has one, else the skills-layer
-    taxonomy tables.
+    Uses the env's own taxonomy (``EnvSpec.taxonomy``); an env without one routes every task to
+    the ``general`` category.
 
     Raises:
         KeyError: unknown environment (the message lists the known ones).
@@ -48,12 +48,11 @@ def env_taxonomy(env_name: str) -> tuple[Callable[[str, Optional[str]], str], tu
     from agent_system.environments.base import get_env_spec
 
     spec = get_env_spec(env_name)
-    tax = getattr(spec, "taxonomy", None)
-    if tax is not None:
-        return tax.classify, tuple(getattr(tax, "categories", ()) or ())
-    from skillrl.skills import taxonomy as T
+    if spec.taxonomy is not None:
+        return spec.taxonomy.classify, tuple(spec.taxonomy.categories)
+    from skillrl.skills.taxonomy import FALLBACK
 
-    return (lambda task, hint: T.classify_task(env_name, task, hint)), tuple(T.categories(env_name))
+    return (lambda task, hint: FALLBACK), ()
 
 
 #: ``--episodes-from`` sources: name -> ``(env_name, argument) -> trajectories``. Scripted and

@@ -1,24 +1,26 @@
-"""``skillrl env …``: play environments with scripted policies, score WebShop purchases.
+"""``skillrl env …``: list environments, play them with scripted policies, score outcomes.
 
-Each environment package exposes its scripted runs through ``SPEC.extra``:
-
-- ``play(policy, games, data_dir, split, data, workers, seed, progress) -> dict``
-- ``score(cases_path) -> dict`` (WebShop only)
+What each command offers comes from the environment registry: ``play`` takes the envs whose
+spec has scripted runs (``EnvSpec.play``) and their policy names, ``score`` the envs with a
+scorer (``EnvSpec.score``). Specs are imported only when a command needs them (an env's optional
+dependencies are not needed to run another env's command); shell completion lists the same
+choices.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 
 from skillrl.cli.common import fail, print_json
 
-app = typer.Typer(help="Play and score environments without training.", no_args_is_help=True)
+app = typer.Typer(help="List, play and score environments without training.", no_args_is_help=True)
 
 
-def _spec(name: str):
+def _spec(name: str) -> Any:
     from agent_system.environments import get_env_spec
     from skillrl.utils.registry import RegistryError
 
@@ -26,12 +28,101 @@ def _spec(name: str):
         return get_env_spec(name)
     except RegistryError as exc:
         raise fail(str(exc)) from None
+    except ImportError as exc:
+        raise fail(f"environment {name!r} cannot be loaded ({exc}); install its extra: pip install 'skillrl[{name}]'") from None
+
+
+def _names_with(capability: Callable[[Any], bool]) -> list[str]:
+    """Registered envs whose spec has ``capability`` (envs that fail to import are left out)."""
+    from agent_system.environments import ENVIRONMENTS
+
+    out = []
+    for name in ENVIRONMENTS.names():
+        try:
+            spec = ENVIRONMENTS.get(name)
+        except ImportError:
+            continue
+        if capability(spec):
+            out.append(name)
+    return out
+
+
+def _playable(spec: Any) -> bool:
+    return spec.play is not None
+
+
+def _scorable(spec: Any) -> bool:
+    return spec.score is not None
+
+
+def _pick(name: str, capability: Callable[[Any], bool], what: str) -> Any:
+    spec = _spec(name)
+    if not capability(spec):
+        choices = ", ".join(_names_with(capability)) or "none"
+        raise fail(f"environment {name!r} has no {what}; choose one of: {choices}")
+    return spec
+
+
+def _complete_playable(incomplete: str) -> list[str]:
+    return [n for n in _names_with(_playable) if n.startswith(incomplete)]
+
+
+def _complete_scorable(incomplete: str) -> list[str]:
+    return [n for n in _names_with(_scorable) if n.startswith(incomplete)]
+
+
+def _complete_policy(ctx: typer.Context, incomplete: str) -> list[str]:
+    from agent_system.environments import get_env_spec
+
+    try:
+        play = get_env_spec(str(ctx.params.get("env") or "")).play
+    except Exception:  # no env typed yet, or an unknown one: nothing to offer
+        return []
+    return [p for p in (play.policies if play else ()) if p.startswith(incomplete)]
+
+
+@app.command("list")
+def list_envs(as_json: bool = typer.Option(False, "--json", help="Print one JSON object.")) -> None:
+    """List the registered environments: task types, scripted policies (default first), scoring."""
+    from agent_system.environments import ENVIRONMENTS
+
+    rows: dict[str, dict[str, Any]] = {}
+    for name in ENVIRONMENTS.names():
+        try:
+            spec = ENVIRONMENTS.get(name)
+        except ImportError as exc:
+            rows[name] = {"error": f"cannot be loaded: {exc}"}
+            continue
+        rows[name] = {
+            "task_types": list(spec.task_types),
+            "skill_categories": list(spec.taxonomy.categories) if spec.taxonomy else [],
+            "policies": list(spec.play.policies) if spec.play else [],
+            "score": spec.score is not None,
+        }
+    if as_json:
+        print_json(rows)
+        return
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(title="environments")
+    for col in ("env", "task types", "scripted policies", "score"):
+        table.add_column(col)
+    for name, row in rows.items():
+        if "error" in row:
+            table.add_row(name, escape(row["error"]), "", "")
+            continue
+        table.add_row(name, ", ".join(row["task_types"]), ", ".join(row["policies"]) or "-", "yes" if row["score"] else "-")
+    Console().print(table)
 
 
 @app.command("play")
 def play(
-    env: str = typer.Argument(..., help="alfworld | webshop | search | toy"),
-    policy: str = typer.Option("expert", help="Scripted policy: expert (alfworld), oracle, random, wrong."),
+    env: str = typer.Argument(..., help="Environment with scripted runs (see: skillrl env list).", metavar="ENV",
+                              autocompletion=_complete_playable, show_default=False),
+    policy: Optional[str] = typer.Option(None, help="Scripted policy; default: the environment's first "
+                                         "(see: skillrl env list).", autocompletion=_complete_policy),
     games: int = typer.Option(10, min=1, help="Number of games to play."),
     split: Optional[str] = typer.Option(None, help="Data split (alfworld: train, valid_seen, valid_unseen)."),
     data: Optional[Path] = typer.Option(None, help="Data file (search: a QA jsonl/parquet)."),
@@ -40,15 +131,15 @@ def play(
     seed: int = typer.Option(0, help="Seed of the first game."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
-    """Play GAMES episodes with a scripted policy and report success by task type."""
+    """Play GAMES episodes of ENV with a scripted policy and report success by task type."""
     from skillrl.utils.paths import DataNotFoundError
 
-    spec = _spec(env)
-    runner = spec.extra.get("play")
-    if runner is None:
-        raise fail(f"environment {env!r} has no scripted play")
+    scripted = _pick(env, _playable, "scripted runs").play
+    policy = policy or scripted.default_policy
+    if policy not in scripted.policies:
+        raise fail(f"unknown {env} policy {policy!r}; choose one of: {', '.join(scripted.policies)}")
     try:
-        result = runner(
+        result = scripted.run(
             policy=policy,
             games=games,
             data_dir=str(data_dir) if data_dir else None,
@@ -80,15 +171,13 @@ def play(
 
 @app.command("score")
 def score(
-    env: str = typer.Argument(..., help="webshop"),
-    cases: Path = typer.Option(..., exists=False, help='JSON file {"cases": [...]}.'),
+    env: str = typer.Argument(..., help="Environment with outcome scoring (see: skillrl env list).", metavar="ENV",
+                              autocompletion=_complete_scorable, show_default=False),
+    cases: Path = typer.Option(..., help='JSON file {"cases": [...]}.'),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
-    """Score purchases without playing (WebShop's reward on given goals and purchases)."""
-    spec = _spec(env)
-    scorer = spec.extra.get("score")
-    if scorer is None:
-        raise fail(f"environment {env!r} has no purchase scoring")
+    """Score given outcomes without playing (WebShop: the reward of purchases on goals)."""
+    scorer = _pick(env, _scorable, "outcome scoring").score
     try:
         result = scorer(str(cases))
     except (ValueError, FileNotFoundError) as exc:

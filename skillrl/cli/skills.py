@@ -241,18 +241,18 @@ def query(
 ) -> None:
     """Print the skill block the agent would see for TASK."""
     task = positional_or_option("TASK", task, "--task", task_option)
+    from agent_system.environments import ENVIRONMENTS
     from skillrl.skills import build_retriever
     from skillrl.skills.retrieval import RETRIEVERS
-    from skillrl.skills.taxonomy import TAXONOMIES
 
-    if env.strip().lower() not in TAXONOMIES:
-        raise fail(f"unknown env {env!r}; known: {', '.join(sorted(TAXONOMIES))}")
+    if env.strip().lower() not in ENVIRONMENTS:
+        raise fail(f"unknown env {env!r}; known: {', '.join(ENVIRONMENTS.names())}")
     if mode not in RETRIEVERS:
         raise fail(f"unknown retrieval mode {mode!r}; known: {', '.join(RETRIEVERS.names())}")
     b = _load(bank)
     retriever = build_retriever(
         b,
-        env.strip().lower(),
+        taxonomy=ENVIRONMENTS.get(env.strip().lower()).taxonomy,
         mode=mode,
         top_k=top_k,
         task_specific_top_k=task_specific_top_k,

@@ -1,4 +1,4 @@
-"""The SkillBank layer: bank format and store, task taxonomy, retrieval, prompt rendering.
+"""The SkillBank layer: bank format and store, retrieval, prompt rendering.
 
 Pure Python (numpy for the similarity maths). ``sentence-transformers`` is imported only by the
 embedding retriever, on first use; nothing here imports torch, verl or environments.
@@ -15,7 +15,7 @@ from skillrl.skills.retrieval import (
     build_retriever,
 )
 from skillrl.skills.schema import Mistake, RetiredItem, Skill, SkillBankError
-from skillrl.skills.taxonomy import FALLBACK, canonical_category, categories, classify_task
+from skillrl.skills.taxonomy import FALLBACK, TaskClassifier
 
 __all__ = [
     "FALLBACK",
@@ -30,12 +30,10 @@ __all__ = [
     "Skill",
     "SkillBank",
     "SkillBankError",
+    "TaskClassifier",
     "TemplateRetriever",
     "Usage",
     "build_retriever",
-    "canonical_category",
-    "categories",
-    "classify_task",
     "history_path",
     "read_history",
     "usage_path",

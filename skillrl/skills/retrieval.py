@@ -1,17 +1,22 @@
 """Retrieve the skills for a task from a SkillBank and render them for the prompt.
 
 Two retrievers, registered in :data:`RETRIEVERS` under one constructor signature
-(``bank, env_name, *, top_k, task_specific_top_k, mistakes_k, max_skill_tokens,
+(``bank, *, taxonomy, top_k, task_specific_top_k, mistakes_k, max_skill_tokens,
 token_counter, embedding_model_path, encoder``); build them with :func:`build_retriever`.
 
+The environment's task taxonomy (``EnvSpec.taxonomy``, anything meeting
+:class:`~skillrl.skills.taxonomy.TaskClassifier`) is passed in by the caller: it classifies a
+task and maps the bank's category names (aliases included) to canonical ones. This layer holds
+no environment knowledge.
+
 ``template``
-    The task's category (:func:`skillrl.skills.taxonomy.classify_task`) selects that category's
+    The task's category (``taxonomy.classify(task, hint)``) selects that category's
     task-specific skills (all, or the first ``task_specific_top_k``); plus the first ``top_k``
     general skills and the first ``mistakes_k`` common mistakes. Bank categories are matched
     through the taxonomy's aliases (a bank's ``examine`` serves ``look_at_obj_in_light``).
     Budget drop order (lowest rank first): mistakes from the last, then general skills from
-    the last, then task-specific skills from the last. For an env without a taxonomy (the
-    ``toy`` env), a task-type hint that names a bank category selects that category.
+    the last, then task-specific skills from the last. Without a taxonomy (``taxonomy=None``),
+    a task-type hint that names a bank category selects that category.
 ``embedding``
     A sentence-transformers model embeds the skills (once per bank version) and the task.
     General and task-specific skills of *all* categories are ranked together by cosine
@@ -45,7 +50,7 @@ from cachetools import LRUCache
 from skillrl.skills.bank import SkillBank
 from skillrl.skills.render import TokenCounter, estimate_tokens, fit_budget
 from skillrl.skills.schema import Mistake, Skill
-from skillrl.skills.taxonomy import FALLBACK, canonical_category, classify_task, get_taxonomy
+from skillrl.skills.taxonomy import FALLBACK, TaskClassifier
 from skillrl.utils.registry import Registry
 
 log = logging.getLogger(__name__)
@@ -147,8 +152,8 @@ class Retriever:
     def __init__(
         self,
         bank: SkillBank,
-        env_name: str,
         *,
+        taxonomy: TaskClassifier | None,
         top_k: int = 6,
         task_specific_top_k: int | None = None,
         mistakes_k: int = 5,
@@ -164,7 +169,8 @@ class Retriever:
             if value is not None and (not isinstance(value, int) or value < 0):
                 raise ValueError(f"{name} must be None or an integer >= 0, got {value!r}")
         self.bank = bank
-        self.env_name = env_name
+        self.taxonomy = taxonomy
+        """The environment's task taxonomy (None: hints name bank categories directly)."""
         self.top_k = top_k
         self.task_specific_top_k = task_specific_top_k
         self.mistakes_k = mistakes_k
@@ -196,20 +202,20 @@ class Retriever:
             if self._cat_version != self.bank.version or self._cat_version is None:
                 merged: dict[str, list[Skill]] = {}
                 for name, skills in self.bank.task_specific_skills.items():
-                    key = canonical_category(self.env_name, name) or name
+                    key = (self.taxonomy.canonical(name) if self.taxonomy is not None else None) or name
                     merged.setdefault(key, []).extend(skills)
                 self._by_category = merged
                 self._cat_version = self.bank.version
             return self._by_category
 
     def classify(self, task: str, task_type: str | None) -> str:
-        """The task's category. For an env without a taxonomy (e.g. ``toy``), a hint that names
-        a bank category is used as is; otherwise :func:`classify_task` decides."""
-        category = classify_task(self.env_name, task, task_type)
-        if category == FALLBACK and task_type and get_taxonomy(self.env_name) is None:
-            if task_type in self.skills_by_category():
-                return task_type
-        return category
+        """The task's category: the taxonomy decides; without one, a hint that names a bank
+        category is used as is (else :data:`~skillrl.skills.taxonomy.FALLBACK`)."""
+        if self.taxonomy is not None:
+            return self.taxonomy.classify(task, task_type)
+        if task_type and task_type in self.skills_by_category():
+            return task_type
+        return FALLBACK
 
     def retrieve(self, task: str, task_type: str | None = None) -> RetrievalResult:
         """Skills for one task. ``task_type`` is the env's ``info["task_type"]`` (a hint)."""
@@ -295,10 +301,10 @@ class EmbeddingRetriever(Retriever):
 
     specific_heading = "Task-specific skills (most relevant)"
 
-    def __init__(self, bank: SkillBank, env_name: str, **kwargs: Any) -> None:
+    def __init__(self, bank: SkillBank, **kwargs: Any) -> None:
         encoder = kwargs.pop("encoder", None)
         model_path = kwargs.pop("embedding_model_path", None) or DEFAULT_EMBEDDING_MODEL
-        super().__init__(bank, env_name, **kwargs)
+        super().__init__(bank, **kwargs)
         self.encoder: Encoder = encoder or SentenceTransformerEncoder(str(model_path))
         self._queries: LRUCache[str, np.ndarray] = LRUCache(QUERY_CACHE_SIZE)
         self._skill_version: int | None = None
@@ -373,21 +379,22 @@ class EmbeddingRetriever(Retriever):
 
 def build_retriever(
     bank: SkillBank | str | os.PathLike[str],
-    env_name: str,
+    *,
+    taxonomy: TaskClassifier | None,
     mode: str = "template",
     top_k: int = 6,
     task_specific_top_k: int | None = None,
     max_skill_tokens: int | None = None,
     embedding_model_path: str | None = None,
     mistakes_k: int = 5,
-    *,
     token_counter: TokenCounter | None = None,
     encoder: Encoder | None = None,
 ) -> Retriever:
     """Build the retriever for ``mode`` (a name in :data:`RETRIEVERS`).
 
-    ``bank`` is a :class:`SkillBank` or a path to load. The embedding model is loaded on the
-    first retrieval, not here.
+    ``bank`` is a :class:`SkillBank` or a path to load. ``taxonomy`` is the environment's
+    (``get_env_spec(name).taxonomy``), or None to route by task-type hints naming bank
+    categories. The embedding model is loaded on the first retrieval, not here.
 
     Raises:
         skillrl.utils.registry.RegistryError: unknown mode (the message lists the known ones).
@@ -399,7 +406,7 @@ def build_retriever(
         bank = SkillBank.load(Path(bank))
     return cls(
         bank,
-        env_name,
+        taxonomy=taxonomy,
         top_k=top_k,
         task_specific_top_k=task_specific_top_k,
         mistakes_k=mistakes_k,

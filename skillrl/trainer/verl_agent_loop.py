@@ -359,13 +359,14 @@ _RETRIEVERS_LOCK = threading.Lock()
 
 
 def build_skill_source(bank_json: str, version: int, settings: EnvLoopSettings, env_name: str) -> SkillSource:
-    """Default builder: a ``skillrl.skills`` retriever over the bank snapshot."""
+    """Default builder: a ``skillrl.skills`` retriever over the bank snapshot, routing tasks with
+    the env's taxonomy."""
     from skillrl import skills as _skills
 
     bank = _skills.SkillBank.from_dict(json.loads(bank_json))
     return _skills.build_retriever(
         bank,
-        env_name,
+        taxonomy=get_env_spec(env_name).taxonomy,
         mode=settings.retrieval_mode,
         top_k=settings.top_k,
         task_specific_top_k=settings.task_specific_top_k,

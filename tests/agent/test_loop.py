@@ -117,7 +117,7 @@ def test_a_real_retriever_as_the_skill_source():
         "task_specific_skills": {"type2": [{"skill_id": "two_1", "title": "Two", "principle": "The answer is 2."}]},
         "common_mistakes": [],
     })
-    retriever = build_retriever(bank, "count")  # no taxonomy: the env's task-type hint names the category
+    retriever = build_retriever(bank, taxonomy=None)  # no taxonomy: the env's task-type hint names the category
     policy = ScriptedPolicy(["<action>2</action>"])
     ep = asyncio.run(run_episode(CountEnv(), SPEC, policy, seed=2, skills=retriever))
     assert ep.won and ep.skill_ids == ("gen_1", "two_1") and ep.bank_version == bank.version

@@ -11,10 +11,11 @@ import pytest
 
 from agent_system.environments import INFO_KEYS, EpisodeFinishedError, PromptContext, get_env_spec
 from agent_system.environments.contract import check_env
-from agent_system.environments.search import SPEC, SearchEnv, make
+from agent_system.environments.search import SPEC, SearchEnv, SearchProgress, make
 from agent_system.environments.search.client import RetrieverClient, RetrieverUnavailableError
 from agent_system.environments.search.data import QARow
 from agent_system.environments.search.env import format_passages
+from agent_system.environments.search.projection import FORMAT_HINT
 from agent_system.environments.search.prompt import build_prompt
 from agent_system.environments.search.retrievers import BM25Retriever
 from agent_system.environments.search.server import ServerThread, free_port
@@ -44,7 +45,9 @@ def test_spec_is_registered() -> None:
     spec = get_env_spec("search")
     assert spec is SPEC and spec.name == "search"
     assert {"nq", "hotpotqa", "bamboogle", "2wiki", "musique"} <= set(spec.task_types)
-    assert callable(spec.extra["play"])
+    # skills are routed by question kind, not by the data source the env reports
+    assert spec.taxonomy.categories == ("single_hop_fact", "multi_hop", "comparison", "temporal", "numeric")
+    assert spec.play is not None and spec.play.policies == ("oracle", "wrong") and spec.score is None
 
 
 def test_episode_search_then_answer(retriever: BM25Retriever) -> None:
@@ -62,6 +65,7 @@ def test_episode_search_then_answer(retriever: BM25Retriever) -> None:
     obs, reward, done, info = env.step("<answer>Guido van Rossum.</answer>")
     assert (reward, done, info["won"], info["em"], info["f1"]) == (1.0, True, True, 1.0, 1.0)
     assert info["answer"] == "Guido van Rossum." and info["turn"] == 2
+    assert info.extra == SearchProgress(turn=2, em=1.0, f1=1.0, answer="Guido van Rossum.")
     with pytest.raises(EpisodeFinishedError):
         env.step("<answer>again</answer>")
 
@@ -79,12 +83,18 @@ def test_invalid_actions_and_turn_limit(retriever: BM25Retriever) -> None:
     env.reset(seed=0)
     obs, reward, done, info = env.step("Paris, obviously")
     assert (reward, done, info["is_action_valid"], info["action"]) == (0.0, False, False, "")
-    assert "Invalid action" in obs and "<search>" in obs and "<answer>" in obs
+    assert obs == f"Invalid action: no <search> or <answer> action found. {FORMAT_HINT}"
+    assert info.extra == SearchProgress(turn=1, em=0.0, f1=0.0) and "answer" not in info  # the turn counts
     obs, _, done, _ = env.step("<search>Eiffel</search><answer>Paris</answer>")
     assert not done and "both" in obs
     obs, reward, done, info = env.step("<search>Eiffel Tower city</search>")
-    assert done and reward == 0.0 and not info["won"] and info["answer"] == ""
-    assert "No turns left" in obs and obs.startswith("<information>")
+    assert done and reward == 0.0 and not info["won"] and info["answer"] == "" and info["turn"] == 3
+    assert obs.startswith("<information>")
+    assert obs.endswith("</information>\nNo turns left (3 used): the episode ends without an answer.")
+    env.reset(seed=0)  # an invalid output on the last turn ends the episode too
+    env.max_turns = 1
+    obs, _, done, info = env.step("nothing")
+    assert done and not info.is_action_valid and obs.endswith("No turns left (1 used): the episode ends without an answer.")
 
 
 def test_reset_is_deterministic_and_task_wins(retriever: BM25Retriever) -> None:
@@ -214,7 +224,7 @@ def test_make_reads_a_split_lazily_without_a_server() -> None:
 @pytest.mark.parametrize(("policy", "reward"), [("oracle", 1.0), ("wrong", 0.0)])
 def test_play(policy: str, reward: float) -> None:
     data = resolve_data_dir("search") / "qa" / "bamboogle_test.jsonl"
-    result = SPEC.extra["play"](policy=policy, games=20, data=str(data), data_dir=None, split=None, workers=0, seed=0, progress=False)
+    result = SPEC.play.run(policy=policy, games=20, data=str(data), data_dir=None, split=None, workers=0, seed=0, progress=False)
     assert result["games"] == 20 and result["mean_reward"] == reward
     assert result["won"] == int(20 * reward) and result["by_type"] == {"bamboogle": [int(20 * reward), 20]}
     assert result["mean_turns"] == 2.0 and result["errors"] == 0  # searched, then answered
@@ -224,7 +234,7 @@ def test_play(policy: str, reward: float) -> None:
 
 def test_play_rejects_unknown_policy() -> None:
     with pytest.raises(ValueError, match="unknown search policy 'expert'; known: oracle, wrong"):
-        SPEC.extra["play"](policy="expert", games=1)
+        SPEC.play.run(policy="expert", games=1)
 
 
 @pytest.mark.slow

@@ -10,13 +10,23 @@ from agent_system.environments.toy.env import PLACES, parse_game_id
 def test_registered_and_task_types():
     spec = get_env_spec("toy")
     assert spec is SPEC and spec.name == "toy"
-    assert set(spec.task_types) == {"fruit", "paper", "tool"}
+    assert set(spec.task_types) == {"fruit", "paper", "tool"} == set(spec.taxonomy.categories)
+    assert spec.play is None and spec.score is None  # nothing to offer to `skillrl env play|score`
 
 
-def test_passes_shared_contract():
-    contract = pytest.importorskip("agent_system.environments.contract")
-    report = contract.check_env(ToyEnv(), oracle_policy, max_steps=4, seed=3)
-    assert report is not None
+def test_passes_shared_contract_and_the_oracle_wins():
+    from agent_system.environments.contract import check_env
+
+    for seed in range(5):
+        report = check_env(ToyEnv(), oracle_policy, max_steps=4, seed=seed)
+        assert report.won and report.steps == 2 and report.total_reward == 1.0 and report.done_checked
+
+
+def test_factory_takes_data_settings_and_rejects_others():
+    env = SPEC.make(seed=1, split="train", data_dir="/nowhere")  # trainers pass these to every env
+    assert env.reset(seed=2)[1] == ToyEnv().reset(seed=2)[1]
+    with pytest.raises(ValueError, match="unknown toy env setting 'sed'.*did you mean 'seed'"):
+        SPEC.make(sed=1)
 
 
 def _play(env, actions, seed=None, task=None):
@@ -53,8 +63,11 @@ def test_invalid_action_keeps_episode_and_info_keys():
     env.reset(task="key@garden")
     obs, r, done, info = env.step("I do not know")
     assert (r, done, info["is_action_valid"]) == (0.0, False, False)
-    assert "Nothing happens" in obs
+    assert obs == "Nothing happens. (no <action>...</action> tag in the output)"
     assert {"won", "task_type", "is_action_valid", "task", "game_id", "action"} <= set(info)
+    obs, r, done, info = env.step("<action>take key</action>")  # not admissible in the hall: nothing moves
+    assert (obs, done, info.action) == ("Nothing happens. ('take key' is not an admissible action)", False, "take key")
+    assert env.admissible_actions()[0].startswith("go to") and env.turn == 2
     env.step("<action>go to garden</action>")
     *_, done, info = env.step("<action>take key</action>")
     assert done and info["won"]

@@ -77,10 +77,41 @@ def test_score_unknown_asin_and_missing_file(tmp_path, goal):
     assert result.exit_code == 2 and "not found" in result.output
 
 
-def test_play_json():
-    result = runner.invoke(app, ["env", "play", "webshop", "--policy", "oracle", "--games", "5", "--json"])
+def test_play_json_defaults_to_the_oracle():
+    result = runner.invoke(app, ["env", "play", "webshop", "--games", "5", "--json"])  # no --policy: oracle
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout.strip().splitlines()[-1])
-    assert out["games"] == 5 and out["mean_reward"] >= 0.8 and "mean_step_ms" in out
+    assert out["policy"] == "oracle" and out["games"] == 5 and out["mean_reward"] >= 0.8 and "mean_step_ms" in out
     result = runner.invoke(app, ["env", "play", "webshop", "--policy", "expert", "--games", "1", "--json"])
-    assert result.exit_code == 2
+    assert result.exit_code == 2 and "unknown webshop policy 'expert'; choose one of: oracle, random, wrong" in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["play", "toy"], "environment 'toy' has no scripted runs; choose one of: alfworld, search, webshop"),
+        (["play", "chess"], "unknown environment 'chess'"),
+        (["score", "search", "--cases", "x.json"], "environment 'search' has no outcome scoring; choose one of: webshop"),
+    ],
+)
+def test_env_choices_come_from_the_registry(args, message):
+    result = runner.invoke(app, ["env", *args])
+    assert result.exit_code == 2 and message in result.output
+
+
+def test_env_list_and_completion():
+    result = runner.invoke(app, ["env", "list", "--json"])
+    assert result.exit_code == 0, result.output
+    envs = json.loads(result.stdout)
+    assert envs["webshop"]["policies"] == ["oracle", "random", "wrong"] and envs["webshop"]["score"] is True
+    assert envs["toy"]["policies"] == [] and envs["search"]["skill_categories"][0] == "single_hop_fact"
+    from skillrl.cli import env as env_cli
+
+    assert env_cli._complete_playable("") == ["alfworld", "search", "webshop"]
+    assert env_cli._complete_scorable("w") == ["webshop"]
+
+
+def test_help_has_no_rest_markup():
+    for command in ("play", "score", "list"):
+        result = runner.invoke(app, ["env", command, "--help"])
+        assert result.exit_code == 0 and "``" not in result.output and ":func:" not in result.output

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from agent_system.environments import INFO_KEYS, EpisodeFinishedError, PromptContext, get_env_spec
-from agent_system.environments.webshop import SPEC, WebShopEnv, load_catalog
+from agent_system.environments.webshop import SPEC, Purchase, WebShopEnv, load_catalog
 from agent_system.environments.webshop.catalog import build_catalog
 from agent_system.environments.webshop.play import play
 from agent_system.environments.webshop.projection import project_action
@@ -114,7 +114,8 @@ def test_oracle_episode_step_by_step(env, catalog):
 
     obs, r, done, info = env.step(say("click[buy now]"))
     assert done and r == 1.0 and info["won"] is True
-    assert info["reward_info"]["r_type"] == 1.0
+    assert isinstance(info.extra, Purchase) and info.extra.asin == goal["asin"] and info["task_score"] == 1.0
+    assert info["reward_info"]["r_type"] == 1.0 and info["options"] == dict(goal["goal_options"])
     assert obs.startswith("Thank you for shopping with us!")
     assert env.admissible_actions() == []
     with pytest.raises(EpisodeFinishedError):
@@ -128,8 +129,8 @@ def test_invalid_actions_do_not_raise_and_change_nothing(env):
                 "<think>x</think><action>search[]</action>", None]:
         obs, r, done, info = env.step(bad)  # type: ignore[arg-type]
         assert not info["is_action_valid"] and r == 0.0 and not done
-        assert obs.startswith("Invalid action: ") and obs.endswith(obs0)
-        assert set(INFO_KEYS) <= set(info)
+        assert obs == f"Invalid action: {project_action(bad, ['search[<your query>]']).reason}. {obs0}"  # type: ignore[arg-type]
+        assert set(INFO_KEYS) <= set(info) and info.extra is None
     env.step(say("search[shoes]"))
     _, _, _, info = env.step(say("search[socks]"))  # no search bar on the results page
     assert not info["is_action_valid"]
@@ -175,6 +176,11 @@ def test_missing_data_dir(tmp_path):
         WebShopEnv(data_dir=str(tmp_path / "nope"))
     with pytest.raises(DataNotFoundError, match="products_1k.json"):
         WebShopEnv(data_dir=str(tmp_path))
+
+
+def test_factory_rejects_unknown_settings():
+    with pytest.raises(ValueError, match="unknown webshop env setting 'goal'.*did you mean 'goals'"):
+        SPEC.make(split="test", goal="human")
 
 
 def test_run_episode_with_the_agent_loop(catalog):

@@ -10,6 +10,13 @@ REPO = Path(__file__).resolve().parents[2]
 SEED_BANKS = {env: REPO / "memory_data" / env / "skills.json" for env in ("alfworld", "webshop", "search")}
 
 
+def taxonomy(env: str) -> Any:
+    """The env's task taxonomy (what callers pass to ``build_retriever(taxonomy=...)``)."""
+    from agent_system.environments import get_env_spec
+
+    return get_env_spec(env).taxonomy
+
+
 def skill(sid: str, title: str = "T", principle: str = "P", when: str = "W", **extra: Any) -> dict[str, Any]:
     return {"skill_id": sid, "title": title, "principle": principle, "when_to_apply": when, **extra}
 

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from skillbank_helpers import skill, small_bank
+from skillbank_helpers import skill, small_bank, taxonomy
 
 import skillrl.skills.bank as bank_mod
 from skillrl.skills import SkillBank, SkillBankError, build_retriever, history_path, read_history, usage_path
@@ -67,7 +67,7 @@ def test_history_file_is_jsonl_with_required_fields(bank_path: Path) -> None:
 
 def test_retired_skill_leaves_retrieval(bank_path: Path) -> None:
     bank = SkillBank.load(bank_path)
-    retriever = build_retriever(bank, "alfworld")
+    retriever = build_retriever(bank, taxonomy=taxonomy("alfworld"))
     before = retriever.retrieve("heat some egg and put it in fridge")
     assert "heat_001" in before.task_specific and "gen_002" in before.general
     bank.retire_skill("heat_001")

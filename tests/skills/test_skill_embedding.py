@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pytest
-from skillbank_helpers import SEED_BANKS, skill
+from skillbank_helpers import SEED_BANKS, skill, taxonomy
 
 from skillrl.skills import SentenceTransformerEncoder, SkillBank, build_retriever
 
@@ -58,7 +58,7 @@ def counting(minilm: MemoEncoder) -> CountingEncoder:
 
 def _retriever(counting: CountingEncoder, bank: SkillBank | None = None, **kw):
     bank = bank or SkillBank.load(SEED_BANKS["alfworld"])
-    return build_retriever(bank, "alfworld", mode="embedding", encoder=counting, **kw)
+    return build_retriever(bank, taxonomy=taxonomy("alfworld"), mode="embedding", encoder=counting, **kw)
 
 
 def test_group_of_identical_tasks_encodes_once(counting: CountingEncoder) -> None:
@@ -157,7 +157,7 @@ def test_embedding_budget_and_determinism(counting: CountingEncoder, minilm: Mem
             assert set(full.general + full.task_specific) <= set(res.skill_ids)
         assert all(i in full.skill_ids for i in res.skill_ids)
         assert len(kept_skills) <= len(full.general + full.task_specific)
-    again = build_retriever(SkillBank.load(SEED_BANKS["alfworld"]), "alfworld", mode="embedding", encoder=CountingEncoder(minilm)).retrieve(task)
+    again = build_retriever(SkillBank.load(SEED_BANKS["alfworld"]), taxonomy=taxonomy("alfworld"), mode="embedding", encoder=CountingEncoder(minilm)).retrieve(task)
     assert again == full
 
 
@@ -170,7 +170,7 @@ def test_default_encoder_loads_lazily_from_a_path() -> None:
         },
         "common_mistakes": [{"mistake_id": "err_001", "description": "Full sentences", "how_to_avoid": "Answer with the span."}],
     })
-    r = build_retriever(bank, "search", mode="embedding", embedding_model_path=MODEL_PATH, top_k=1)
+    r = build_retriever(bank, taxonomy=taxonomy("search"), mode="embedding", embedding_model_path=MODEL_PATH, top_k=1)
     assert r.encoder._model is None  # type: ignore[attr-defined]
     res = r.retrieve("Who is older, Annie Morton or Terry Richardson?", "hotpotqa")
     assert res.task_type == "comparison"

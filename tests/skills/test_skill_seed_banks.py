@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from skillbank_helpers import SEED_BANKS
+from skillbank_helpers import SEED_BANKS, taxonomy
 
-from skillrl.skills import SkillBank, build_retriever, canonical_category, categories
+from skillrl.skills import SkillBank, build_retriever
 
 
 @pytest.mark.parametrize("env", sorted(SEED_BANKS))
@@ -15,9 +15,9 @@ def test_seed_bank_is_complete(env: str) -> None:
     assert bank.metadata.get("description")
     assert len(bank.general_skills) >= 10
     assert len(bank.common_mistakes) >= 8
-    by_cat = {canonical_category(env, c): s for c, s in bank.task_specific_skills.items()}
+    by_cat = {taxonomy(env).canonical(c): s for c, s in bank.task_specific_skills.items()}
     assert None not in by_cat, "every bank category belongs to the taxonomy"
-    for cat in categories(env):
+    for cat in taxonomy(env).categories:
         assert len(by_cat.get(cat, ())) >= 4, f"{env}: category {cat} has fewer than 4 skills"
     titles = [s.title.lower() for s in bank.general_skills] + [s.title.lower() for c in bank.task_specific_skills.values() for s in c]
     assert len(titles) == len(set(titles)), "titles repeat"
@@ -54,8 +54,8 @@ SEARCH_EXAMPLES = {
 
 @pytest.mark.parametrize("env", sorted(SEED_BANKS))
 def test_every_category_retrieves_its_skills(env: str) -> None:
-    r = build_retriever(SkillBank.load(SEED_BANKS[env]), env)
-    for cat in categories(env):
+    r = build_retriever(SkillBank.load(SEED_BANKS[env]), taxonomy=taxonomy(env))
+    for cat in taxonomy(env).categories:
         res = r.retrieve(SEARCH_EXAMPLES[cat], "nq") if env == "search" else r.retrieve("some task", cat)
         assert res.task_type == cat
         assert len(res.task_specific) >= 4 and len(res.general) == 6 and len(res.mistakes) == 5

@@ -194,13 +194,14 @@ def test_empty_episode_is_a_session_failure():
 def test_skills_are_retrieved_once_and_shown_on_every_turn(tmp_path, monkeypatch):
     import json
 
+    from agent_system.environments import get_env_spec
     from skillrl.skills import SkillBank, build_retriever
 
     from verl_helpers import TOY_BANK
 
     bank_path = tmp_path / "bank.json"
     bank_path.write_text(json.dumps(TOY_BANK))
-    rendered = [build_retriever(SkillBank.from_dict(TOY_BANK), "toy").retrieve("take the apple", t).text
+    rendered = [build_retriever(SkillBank.from_dict(TOY_BANK), taxonomy=get_env_spec("toy").taxonomy).retrieve("take the apple", t).text
                 for t in ("fruit", "tool", "paper")]
     tok = toy_tokenizer(rendered)
     cfg = compose("skillrl_trainer", ["env=toy", "env.max_steps=2", "env.use_skills_only_memory=True",

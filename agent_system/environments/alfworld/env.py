@@ -18,6 +18,9 @@ game file in the infos, and the hand-coded expert, whose next command is ``info[
 Episode semantics: reward 1.0 on the step that wins (the episode is then done), else 0.0. The raw
 model output is projected with :func:`~.projection.project_action`; an invalid output is not sent
 to the game: the observation explains why, reward is 0, and the episode goes on.
+
+``info.extra`` is an :class:`ALFWorldState`: the game file and the hand-coded expert's next
+command (``info["expert_action"]``), after every reset and step.
 """
 
 from __future__ import annotations
@@ -27,28 +30,19 @@ import logging
 import os
 import random
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from agent_system.environments.alfworld.projection import project_action
-from agent_system.environments.base import EpisodeFinishedError, TextEnv
+from agent_system.environments.alfworld.taxonomy import TASK_TYPE_BY_PREFIX
+from agent_system.environments.base import GameRef, Outcome, ParsedAction, TextEnv
 from skillrl.utils.paths import DataNotFoundError, resolve_data_dir
 
 log = logging.getLogger(__name__)
 
 SPLITS = ("train", "valid_seen", "valid_unseen", "valid_train")
 """Known split folders under ``json_2.1.1/``."""
-
-#: ALFRED task-folder prefix -> canonical SkillRL task type
-TASK_TYPE_BY_PREFIX = {
-    "pick_and_place_simple": "pick_and_place",
-    "pick_two_obj_and_place": "pick_two_obj_and_place",
-    "look_at_obj_in_light": "look_at_obj_in_light",
-    "pick_clean_then_place_in_recep": "clean",
-    "pick_heat_then_place_in_recep": "heat",
-    "pick_cool_then_place_in_recep": "cool",
-}
-TASK_TYPES = ("pick_and_place", "pick_two_obj_and_place", "look_at_obj_in_light", "clean", "heat", "cool")
 
 GAME_FILE = "game.tw-pddl"
 _BANNER = re.compile(r"^\s*-= Welcome to TextWorld, ALFRED! =-\s*")
@@ -197,6 +191,19 @@ def game_order(games: tuple[Path, ...] | list[Path]) -> tuple[Path, ...]:
     return tuple(order)
 
 
+@dataclass(frozen=True)
+class ALFWorldState:
+    """ALFWorld's ``info.extra``."""
+
+    gamefile: str
+    """Path of the game file being played."""
+    expert_action: str
+    """The hand-coded expert's next command ('' when it has none)."""
+
+
+INVALID_ACTION_HINT = "Answer with <think>...</think><action>...</action> holding exactly one admissible action."
+
+
 class ALFWorldEnv(TextEnv):
     """One ALFWorld game at a time (see the module docstring).
 
@@ -228,11 +235,7 @@ class ALFWorldEnv(TextEnv):
         self._loaded: Path | None = None
         self._state: Any = None
         self._game: Path | None = None
-        self._task = ""
-        self._done = True
-        self._won = False
 
-    # ------------------------------------------------------------------ helpers
     def resolve_game(self, task: str) -> Path:
         """Game file for a path, trial folder or game id; ``ValueError`` when unknown."""
         path = Path(task).expanduser()
@@ -248,23 +251,13 @@ class ALFWorldEnv(TextEnv):
                 return self._ids[candidate]
         raise ValueError(f"unknown ALFWorld game {task!r} (not a file and not a game id of split {self.split!r})")
 
-    def _info(self, **extra: Any) -> dict[str, Any]:
-        assert self._game is not None
-        plan = list(self._state.get("extra.expert_plan") or []) if self._state is not None else []
-        info = {
-            "won": self._won,
-            "task_type": task_type_of(self._game),
-            "is_action_valid": True,
-            "task": self._task,
-            "game_id": game_id_of(self._game),
-            "gamefile": str(self._game),
-            "expert_action": plan[0] if plan else "",
-        }
-        info.update(extra)
-        return info
+    def admissible_actions(self) -> list[str] | None:
+        if self._state is None:
+            return None
+        return [c for c in self._state["admissible_commands"] if c not in HIDDEN_COMMANDS]
 
-    # ------------------------------------------------------------------ protocol
-    def reset(self, seed: int | None = None, task: str | None = None) -> tuple[str, dict[str, Any]]:
+    # ------------------------------------------------------------------ TextEnv hooks
+    def _start(self, seed: int | None, task: str | None) -> tuple[str, GameRef]:
         if task is not None:
             game = self.resolve_game(task)
         elif seed is not None:
@@ -273,41 +266,30 @@ class ALFWorldEnv(TextEnv):
             game = self.games[self._cursor % len(self.games)]
             self._cursor += 1
         if self._tw is None or self._loaded != game:
-            self.close()
+            self._release()
             self._tw = _load_textworld(game)
             self._loaded = game
         self._state = self._tw.reset()
         self._game = game
         obs = _BANNER.sub("", self._state["feedback"]).strip()
-        self._task = task_of(obs)
-        self._done = False
-        self._won = False
-        return obs, self._info()
+        return obs, GameRef(task=task_of(obs), task_type=task_type_of(game), game_id=game_id_of(game))
 
-    def admissible_actions(self) -> list[str] | None:
-        if self._state is None:
-            return None
-        return [c for c in self._state["admissible_commands"] if c not in HIDDEN_COMMANDS]
+    def _project(self, text: str, admissible: list[str] | None) -> ParsedAction:
+        return project_action(text, admissible, require_think=self.require_think)
 
-    def step(self, action_text: str) -> tuple[str, float, bool, dict[str, Any]]:
-        if self._state is None:
-            raise EpisodeFinishedError("no episode is running; call reset() first")
-        if self._done:
-            raise EpisodeFinishedError(f"episode of game {game_id_of(self._game)} is finished; call reset()")  # type: ignore[arg-type]
-        parsed = project_action(action_text, self.admissible_actions(), require_think=self.require_think)
-        if not parsed.valid:
-            obs = (
-                f"Invalid action: {parsed.reason}. Nothing happened. Answer with "
-                "<think>...</think><action>...</action> holding exactly one admissible action."
-            )
-            return obs, 0.0, False, self._info(is_action_valid=False, action=parsed.action)
-        self._state, _score, tw_done = self._tw.step(parsed.action)
-        self._won = bool(self._state["won"])
-        self._done = self._won or bool(tw_done)
-        reward = 1.0 if self._won else 0.0
-        return self._state["feedback"].strip(), reward, self._done, self._info(action=parsed.action)
+    def _apply(self, action: str) -> Outcome:
+        self._state, _score, tw_done = self._tw.step(action)
+        won = bool(self._state["won"])
+        return Outcome(self._state["feedback"].strip(), 1.0 if won else 0.0, won or bool(tw_done), won)
 
-    def close(self) -> None:
+    def _invalid_observation(self, parsed: ParsedAction) -> str:
+        return f"Invalid action: {parsed.reason}. Nothing happened. {INVALID_ACTION_HINT}"
+
+    def _extra(self) -> ALFWorldState:
+        plan = list(self._state.get("extra.expert_plan") or []) if self._state is not None else []
+        return ALFWorldState(gamefile=str(self._game), expert_action=plan[0] if plan else "")
+
+    def _release(self) -> None:
         if self._tw is not None:
             try:
                 self._tw.close()
@@ -316,9 +298,10 @@ class ALFWorldEnv(TextEnv):
         self._tw = None
         self._loaded = None
         self._state = None
-        self._done = True
 
 
-def make(data_dir: str | os.PathLike[str] | None = None, split: str = "valid_seen", **kwargs: Any) -> ALFWorldEnv:
-    """``EnvSpec.make``: build an :class:`ALFWorldEnv` (kwargs as its constructor)."""
-    return ALFWorldEnv(data_dir=data_dir, split=split, **kwargs)
+def make(
+    data_dir: str | os.PathLike[str] | None = None, split: str = "valid_seen", *, require_think: bool = True
+) -> ALFWorldEnv:
+    """``EnvSpec.make``: build an :class:`ALFWorldEnv` (arguments as its constructor)."""
+    return ALFWorldEnv(data_dir=data_dir, split=split, require_think=require_think)

@@ -14,7 +14,7 @@ import random
 import statistics
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from agent_system.environments.alfworld.env import discover_games
@@ -46,6 +46,12 @@ def random_policy(info: dict[str, Any], admissible: list[str], rng: random.Rando
 
 
 POLICIES: dict[str, ScriptedPolicy] = {"expert": expert_policy, "random": random_policy}
+"""Scripted policies by name; the first is the default of ``skillrl env play alfworld``."""
+
+
+def contract_policy(observation: str, info: Mapping[str, Any], admissible: Sequence[str] | None) -> str:
+    """The shared contract test's policy: the expert's next command, statelessly."""
+    return _wrap(info.get("expert_action") or "look")
 
 
 def play_episode(env: TextEnv, seed: int, policy: ScriptedPolicy, max_steps: int = MAX_STEPS) -> dict[str, Any]:

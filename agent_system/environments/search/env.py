@@ -18,9 +18,9 @@ raises :class:`~agent_system.environments.search.client.RetrieverUnavailableErro
 not consumed, the episode may be retried), and the agent loop records the episode as errored
 instead of scoring it as a loss.
 
-``info`` carries :data:`~agent_system.environments.base.INFO_KEYS` plus ``action`` (step only),
-``turn`` (turns used), ``em`` and ``f1`` (0.0 until an answer is given) and, once the episode is
-done, ``answer`` (the submitted answer, '' if none).
+``info.extra`` is a :class:`SearchProgress`: ``turn`` (turns used), ``em`` and ``f1`` (0.0 until
+an answer is given) and, once the episode is done, ``answer`` (the submitted answer, '' if none);
+also readable as ``info["em"]`` ….
 """
 
 from __future__ import annotations
@@ -28,12 +28,12 @@ from __future__ import annotations
 import os
 import random
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import dataclass
 
-from agent_system.environments.base import EpisodeFinishedError, TextEnv
+from agent_system.environments.base import GameRef, Outcome, ParsedAction, TextEnv, task_index
 from agent_system.environments.search.client import DEFAULT_URL, RetrieverClient
 from agent_system.environments.search.data import Passage, QARow, load_qa, resolve_qa_file
-from agent_system.environments.search.projection import FORMAT_HINT, SearchAction, parse_action
+from agent_system.environments.search.projection import FORMAT_HINT, SearchAction, parse_action, project_action
 from agent_system.environments.search.retrievers import Retriever, build_retriever
 from agent_system.environments.search.reward import exact_match, f1_score
 
@@ -44,6 +44,20 @@ def format_passages(passages: Sequence[Passage]) -> str:
         return "<information>No results found.</information>"
     lines = [f"Doc {i}(Title: {p.title}) {p.text}" for i, p in enumerate(passages, 1)]
     return "<information>" + "\n".join(lines) + "</information>"
+
+
+@dataclass(frozen=True)
+class SearchProgress:
+    """Search's ``info.extra``, after every reset and step."""
+
+    turn: int
+    """Turns used so far in the episode."""
+    em: float
+    """Exact match of the submitted answer (0.0 until an answer is given)."""
+    f1: float
+    """Best token F1 of the submitted answer against the golds (0.0 until an answer is given)."""
+    answer: str | None = None
+    """Once the episode is done: the submitted answer ('' when none); None before."""
 
 
 class SearchEnv(TextEnv):
@@ -59,6 +73,7 @@ class SearchEnv(TextEnv):
     """
 
     env_name = "search"
+    turns_exhausted_note = "No turns left ({max_turns} used): the episode ends without an answer."
 
     def __init__(
         self, rows: Sequence[QARow], retriever: Retriever, *, topk: int = 3, max_turns: int = 4, owns_retriever: bool = False
@@ -74,78 +89,53 @@ class SearchEnv(TextEnv):
         self._owns_retriever = owns_retriever
         self._rng = random.Random()
         self._row: QARow | None = None
-        self._turn = 0
-        self._done = True
+        self._em = self._f1 = 0.0
+        self._answer = ""
 
-    # -- helpers -----------------------------------------------------------------
     def row_for(self, seed: int | None = None, task: str | None = None) -> QARow:
         """The row ``reset(seed, task)`` would play (``task`` = row index; wins over ``seed``).
 
         Raises:
             ValueError: ``task`` is not an index of a row.
         """
-        if task is not None and str(task).strip() != "":
-            try:
-                index = int(str(task).strip())
-            except ValueError:
-                raise ValueError(f"search task must be a row index, got {task!r}") from None
-            if not 0 <= index < len(self.rows):
-                raise ValueError(f"search task {index} out of range (0..{len(self.rows) - 1})")
+        index = task_index(task, len(self.rows), env="search", what="row")
+        if index is not None:
             return self.rows[index]
         if seed is None:
             return self.rows[self._rng.randrange(len(self.rows))]
         return self.rows[int(seed) % len(self.rows)]
 
-    def _info(self, *, valid: bool, won: bool = False, em: float = 0.0, f1: float = 0.0) -> dict[str, Any]:
-        assert self._row is not None
-        return {
-            "won": won,
-            "task_type": self._row.task_type,
-            "is_action_valid": valid,
-            "task": self._row.question,
-            "game_id": str(self._row.index),
-            "turn": self._turn,
-            "em": em,
-            "f1": f1,
-        }
-
-    # -- protocol ----------------------------------------------------------------
-    def reset(self, seed: int | None = None, task: str | None = None) -> tuple[str, dict[str, Any]]:
+    # -- TextEnv hooks -------------------------------------------------------------
+    def _start(self, seed: int | None, task: str | None) -> tuple[str, GameRef]:
         self._row = self.row_for(seed, task)
-        self._turn = 0
-        self._done = False
-        return self._row.question, self._info(valid=True)
+        self._em = self._f1 = 0.0
+        self._answer = ""
+        return self._row.question, GameRef(task=self._row.question, task_type=self._row.task_type,
+                                           game_id=str(self._row.index))
 
-    def step(self, action_text: str) -> tuple[str, float, bool, dict[str, Any]]:
-        if self._done or self._row is None:
-            raise EpisodeFinishedError("the search episode is over; call reset()")
-        parsed = parse_action(action_text)
-        if isinstance(parsed, SearchAction) and parsed.kind == "search":
+    def _project(self, text: str, admissible: list[str] | None) -> ParsedAction:
+        return project_action(text, admissible)
+
+    def _apply(self, action: str) -> Outcome:
+        parsed = parse_action(action)
+        assert isinstance(parsed, SearchAction), f"projected action {action!r} does not parse"
+        if parsed.kind == "search":
             # may raise RetrieverUnavailableError: nothing has changed yet, the turn is not used
             passages = self.retriever.search_batch([parsed.content], self.topk)[0]
-            observation = format_passages(passages)
-        self._turn += 1
-        reward, won, em, f1 = 0.0, False, 0.0, 0.0
-        answer = ""
-        if isinstance(parsed, SearchAction) and parsed.kind == "answer":
-            answer = parsed.content
-            em = exact_match(answer, self._row.golds)
-            f1 = f1_score(answer, self._row.golds)
-            reward, won = em, em == 1.0
-            observation = f"Answer submitted: {answer}"
-            self._done = True
-        elif not isinstance(parsed, SearchAction):
-            observation = f"Invalid action: {parsed}. {FORMAT_HINT}"
-        if not self._done and self._turn >= self.max_turns:
-            observation += f"\nNo turns left ({self.max_turns} used): the episode ends without an answer."
-            self._done = True
-        info = self._info(valid=isinstance(parsed, SearchAction), won=won, em=em, f1=f1)
-        info["action"] = parsed.render() if isinstance(parsed, SearchAction) else ""
-        if self._done:
-            info["answer"] = answer
-        return observation, reward, self._done, info
+            return Outcome(format_passages(passages))
+        assert self._row is not None
+        self._answer = parsed.content
+        self._em = exact_match(self._answer, self._row.golds)
+        self._f1 = f1_score(self._answer, self._row.golds)
+        return Outcome(f"Answer submitted: {self._answer}", self._em, True, self._em == 1.0)
 
-    def close(self) -> None:
+    def _invalid_observation(self, parsed: ParsedAction) -> str:
+        return f"Invalid action: {parsed.reason}. {FORMAT_HINT}"
+
+    def _extra(self) -> SearchProgress:
+        return SearchProgress(turn=self.turn, em=self._em, f1=self._f1, answer=self._answer if self.finished else None)
+
+    def _release(self) -> None:
         close = getattr(self.retriever, "close", None)
         if self._owns_retriever and callable(close):
             close()
@@ -165,7 +155,6 @@ def make(
     timeout: float = 30.0,
     retries: int = 2,
     rows: Sequence[QARow] | None = None,
-    **_: Any,
 ) -> SearchEnv:
     """Build a :class:`SearchEnv`.
 
@@ -177,8 +166,6 @@ def make(
     (an in-process ``backend`` index over that jsonl, built or loaded from the cache); else a
     :class:`RetrieverClient` for ``retriever_url`` with ``timeout`` seconds per attempt and
     ``retries`` retries (nothing is contacted before the first search).
-
-    Unknown keyword arguments are ignored so that one env config can serve several envs.
 
     Raises:
         FileNotFoundError / DataNotFoundError: the QA file is missing. ValueError: bad rows or

@@ -1,6 +1,6 @@
 """Scripted Search runs for ``skillrl env play search`` (no model, no server needed).
 
-Policies (looked up in :data:`SCRIPTED_POLICIES`):
+Policies (looked up in :data:`SCRIPTED_POLICIES`; the first is the default):
 
 - ``oracle``: searches the question, then answers the first gold answer -> reward 1 every game;
 - ``wrong``: searches the question, then answers a string that matches no gold -> reward 0.
@@ -43,6 +43,11 @@ SCRIPTED_POLICIES: Mapping[str, Callable[[QARow, bool], list[str]]] = {
     "oracle": lambda row, search: _script(row, row.golds[0], search),
     "wrong": lambda row, search: _script(row, WRONG_ANSWER, search),
 }
+
+
+def contract_policy(observation: str, info: Mapping[str, Any], admissible: Any) -> str:
+    """The shared contract test's policy: answer at once (no retriever needed), ending the episode."""
+    return "<think>I will answer directly.</think><answer>unknown</answer>"
 
 
 @dataclass

@@ -7,18 +7,20 @@ No data files, no model, deterministic per seed. Exported as :data:`SPEC`.
 
 from __future__ import annotations
 
-from agent_system.environments.base import EnvSpec
-from agent_system.environments.toy.env import TASK_TYPES, ToyEnv, make_toy_env, oracle_policy
-from agent_system.environments.toy.prompt import build_prompt
+from agent_system.environments.base import ContractCase, EnvSpec
+from agent_system.environments.toy.env import ToyEnv, make, oracle_policy
 from agent_system.environments.toy.projection import project_action
+from agent_system.environments.toy.prompt import build_prompt
+from agent_system.environments.toy.taxonomy import TASK_TYPES, TAXONOMY
 
 SPEC = EnvSpec(
     name="toy",
-    make=make_toy_env,
+    make=make,
     build_prompt=build_prompt,
     project_action=project_action,
+    taxonomy=TAXONOMY,
     task_types=TASK_TYPES,
-    extra={"contract": {"policy": oracle_policy, "max_steps": 4}},
+    contract=ContractCase(oracle_policy, max_steps=4),
 )
 
-__all__ = ["SPEC", "TASK_TYPES", "ToyEnv", "build_prompt", "make_toy_env", "oracle_policy", "project_action"]
+__all__ = ["SPEC", "TASK_TYPES", "TAXONOMY", "ToyEnv", "build_prompt", "make", "oracle_policy", "project_action"]

@@ -14,12 +14,12 @@ import zlib
 from dataclasses import dataclass
 from typing import Any
 
-from agent_system.environments.base import EpisodeFinishedError, TextEnv
+from agent_system.environments.base import GameRef, Outcome, ParsedAction, TextEnv
 from agent_system.environments.toy.projection import project_action
 
 PLACES = ("kitchen", "garden", "office", "garage")
 OBJECTS = {"apple": "fruit", "pear": "fruit", "key": "tool", "hammer": "tool", "book": "paper", "letter": "paper"}
-TASK_TYPES = tuple(sorted(set(OBJECTS.values())))
+"""Object -> its kind (the task type of a game is the kind of its goal object)."""
 START = "You are in the hall. You can go to the " + ", the ".join(PLACES) + "."
 
 
@@ -82,62 +82,46 @@ class ToyEnv(TextEnv):
         self._rng = random.Random(seed)
         self._game: ToyGame | None = None
         self._location: str | None = None
-        self._done = True
-
-    # -- protocol ------------------------------------------------------------------
-    def reset(self, seed: int | None = None, task: str | None = None) -> tuple[str, dict[str, Any]]:
-        if task is not None:
-            self._game = parse_game_id(task)
-        else:
-            self._game = sample_game(random.Random(seed) if seed is not None else self._rng)
-        self._location = None
-        self._done = False
-        return START, self._info(won=False, valid=True)
 
     def admissible_actions(self) -> list[str] | None:
-        if self._game is None or self._done:
+        if self._game is None or self.finished:
             return []
         if self._location is None:
             return [f"go to {p}" for p in PLACES]
         return [f"take {o}" for o in self._game.objects_at(self._location)]
 
-    def step(self, action_text: str) -> tuple[str, float, bool, dict[str, Any]]:
-        if self._game is None or self._done:
-            raise EpisodeFinishedError("toy episode finished; call reset() first")
-        parsed = project_action(action_text, self.admissible_actions())
-        if not parsed.valid:
-            return f"Nothing happens. ({parsed.reason})", 0.0, False, self._info(False, False, parsed.action)
-        verb, _, arg = parsed.action.partition(" ")
+    # -- TextEnv hooks -------------------------------------------------------------
+    def _start(self, seed: int | None, task: str | None) -> tuple[str, GameRef]:
+        if task is not None:
+            self._game = parse_game_id(task)
+        else:
+            self._game = sample_game(random.Random(seed) if seed is not None else self._rng)
+        self._location = None
+        return START, GameRef(task=self._game.task, task_type=OBJECTS[self._game.goal], game_id=self._game.game_id)
+
+    def _project(self, text: str, admissible: list[str] | None) -> ParsedAction:
+        return project_action(text, admissible)
+
+    def _apply(self, action: str) -> Outcome:
+        assert self._game is not None
+        verb, _, arg = action.partition(" ")
         if verb == "go":
             self._location = arg.removeprefix("to ")
             objs = " and a ".join(self._game.objects_at(self._location))
-            return f"You arrive at the {self._location}. You see a {objs}.", 0.0, False, self._info(False, True, parsed.action)
+            return Outcome(f"You arrive at the {self._location}. You see a {objs}.")
         # take <object>: ends the episode
-        self._done = True
         won = arg == self._game.goal and self._location == self._game.place
         obs = f"You take the {arg}." + (" Task done." if won else " That is not the goal.")
-        return obs, 1.0 if won else 0.0, True, self._info(won, True, parsed.action)
+        return Outcome(obs, 1.0 if won else 0.0, True, won)
 
-    def close(self) -> None:
-        self._done = True
-
-    # -- helpers -------------------------------------------------------------------
-    def _info(self, won: bool, valid: bool, action: str | None = None) -> dict[str, Any]:
-        assert self._game is not None
-        info: dict[str, Any] = {
-            "won": won,
-            "task_type": OBJECTS[self._game.goal],
-            "is_action_valid": valid,
-            "task": self._game.task,
-            "game_id": self._game.game_id,
-        }
-        if action is not None:
-            info["action"] = action
-        return info
+    def _invalid_observation(self, parsed: ParsedAction) -> str:
+        return f"Nothing happens. ({parsed.reason})"
 
 
-def make_toy_env(seed: int | None = None, **_: Any) -> ToyEnv:
-    """Factory used by :data:`SPEC`; unknown keyword arguments (``split``, ``data_dir``) are ignored."""
+def make(seed: int | None = None, split: str | None = None, data_dir: str | None = None) -> ToyEnv:
+    """``EnvSpec.make``: a :class:`ToyEnv`. The toy task has no data: ``split`` and ``data_dir``
+    are accepted (trainers pass them to every env) and ignored."""
+    del split, data_dir
     return ToyEnv(seed=seed)
 
 

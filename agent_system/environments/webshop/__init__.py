@@ -5,41 +5,49 @@ Features, Reviews) -> ``Buy Now``, which ends the episode with the WebShop rewar
 formula, quirks included: see :mod:`.reward`). Goals follow the original synthetic-goal rules
 (6,910 from ``items_ins_v2_1000.json``; :mod:`.catalog`). Actions are ``search[query]`` and
 ``click[button]`` inside ``<think>…</think><action>…</action>`` (:mod:`.projection`). The task
-type of an episode is the goal's category (beauty, electronics, fashion, garden, grocery).
+type of an episode is the goal's category (beauty, electronics, fashion, garden, grocery;
+:mod:`.taxonomy`).
 
-``SPEC.extra``: ``play`` (scripted oracle/random/wrong runs) and ``score`` (reward of given
-purchases), used by ``skillrl env play|score webshop``; ``contract`` (the scripted policy of
-the shared contract test).
+``SPEC.play`` (scripted oracle/random/wrong runs) and ``SPEC.score`` (reward of given
+purchases) serve ``skillrl env play|score webshop``; ``SPEC.contract`` drives the shared
+contract test.
 """
 
 from __future__ import annotations
 
-from agent_system.environments.base import EnvSpec
-from agent_system.environments.webshop.catalog import CATEGORIES, Catalog, load_catalog
-from agent_system.environments.webshop.env import WebShopEnv, make_webshop_env
-from agent_system.environments.webshop.play import contract_policy, play, score
+from agent_system.environments.base import ContractCase, EnvSpec, ScriptedPlay
+from agent_system.environments.webshop.catalog import Catalog, load_catalog
+from agent_system.environments.webshop.env import Purchase, WebShopEnv, make
+from agent_system.environments.webshop.play import POLICIES, contract_policy, play, score
 from agent_system.environments.webshop.projection import project_action
 from agent_system.environments.webshop.prompt import build_prompt
+from agent_system.environments.webshop.taxonomy import CATEGORIES, TAXONOMY
 
 TASK_TYPES = CATEGORIES
 
 SPEC = EnvSpec(
     name="webshop",
-    make=make_webshop_env,
+    make=make,
     build_prompt=build_prompt,
     project_action=project_action,
+    taxonomy=TAXONOMY,
     task_types=TASK_TYPES,
-    extra={"play": play, "score": score, "contract": {"policy": contract_policy, "max_steps": 10}},
+    contract=ContractCase(contract_policy, max_steps=10),
+    play=ScriptedPlay(play, POLICIES),
+    score=score,
 )
 
 __all__ = [
+    "CATEGORIES",
     "SPEC",
     "TASK_TYPES",
+    "TAXONOMY",
     "Catalog",
+    "Purchase",
     "WebShopEnv",
     "build_prompt",
     "load_catalog",
-    "make_webshop_env",
+    "make",
     "play",
     "project_action",
     "score",

@@ -51,8 +51,6 @@ GOAL_SHUFFLE_SEED = 233
 TEST_GOALS = 500
 SPLITS = ("test", "train", "all")
 GOAL_KINDS = ("synthetic", "human")
-#: the five top-level catalogue categories (a goal's ``category`` = its task type)
-CATEGORIES = ("beauty", "electronics", "fashion", "garden", "grocery")
 
 Product = dict[str, Any]
 Goal = dict[str, Any]

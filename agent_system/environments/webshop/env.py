@@ -11,22 +11,39 @@
   search button. A ``search`` on a page without the search bar is invalid here (the reference
   text env would run it from any page, although it never lists it as available).
 - ``info``: ``won`` (reward == 1.0), ``task_type`` (the goal's ``category``), ``is_action_valid``,
-  ``task`` (instruction text), ``game_id``, ``action``; on Buy Now also ``task_score`` (the
-  reward), ``reward_info`` (its parts), ``asin`` and ``options``.
+  ``task`` (instruction text), ``game_id``, ``action``; on Buy Now ``info.extra`` is a
+  :class:`Purchase` (``task_score`` = the reward, ``reward_info`` = its parts, ``asin``,
+  ``options``; also readable as ``info["task_score"]`` …).
 """
 
 from __future__ import annotations
 
 import random
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from agent_system.environments.base import EpisodeFinishedError, TextEnv
+from agent_system.environments.base import GameRef, Outcome, ParsedAction, TextEnv, task_index
 from agent_system.environments.webshop.catalog import Catalog, Goal, load_catalog
 from agent_system.environments.webshop.projection import SEARCH_PLACEHOLDER, project_action, split_command
 from agent_system.environments.webshop.reward import NounFn, spacy_nouns, webshop_reward
 from agent_system.environments.webshop.search import ProductSearch
 from agent_system.environments.webshop.shop import ShopSession
+
+
+@dataclass(frozen=True)
+class Purchase:
+    """WebShop's ``info.extra`` on the Buy Now step (None on every other step)."""
+
+    task_score: float
+    """The WebShop reward of the purchase (also the step's reward)."""
+    reward_info: Mapping[str, Any]
+    """The reward's parts (``r_type``, ``r_att``, ``r_option``, ``r_price``, weights, matches)."""
+    asin: str
+    """The product bought."""
+    options: Mapping[str, str]
+    """The options selected when buying (option name -> value)."""
 
 
 class WebShopEnv(TextEnv):
@@ -51,35 +68,35 @@ class WebShopEnv(TextEnv):
         self._nouns = nouns
         self._rng = random.Random()
         self._session: ShopSession | None = None
-        self._game_id = ""
-        self._done = False
+        self._purchase: Purchase | None = None
 
-    # --- protocol ---------------------------------------------------------------------------
-    def reset(self, seed: int | None = None, task: str | None = None) -> tuple[str, dict[str, Any]]:
+    def admissible_actions(self) -> list[str] | None:
+        if self._session is None or self.finished:
+            return []
+        out = [SEARCH_PLACEHOLDER] if self._session.has_search_bar() else []
+        out += [f"click[{c}]" for c in self._session.clickables(self.catalog) if c != "search"]
+        return out
+
+    # --- TextEnv hooks ----------------------------------------------------------------------
+    def _start(self, seed: int | None, task: str | None) -> tuple[str, GameRef]:
         index = self._pick_goal(seed, task)
         goal = self.catalog.goals[index]
         self._session = ShopSession(goal=goal)
-        self._game_id = str(index)
-        self._done = False
-        return self._session.observation(self.catalog), self._info(valid=True)
+        self._purchase = None
+        game = GameRef(task=goal["instruction_text"], task_type=goal["category"], game_id=str(index))
+        return self._session.observation(self.catalog), game
 
-    def step(self, action_text: str) -> tuple[str, float, bool, dict[str, Any]]:
-        if self._session is None:
-            raise RuntimeError("call reset() before step()")
-        if self._done:
-            raise EpisodeFinishedError("the WebShop episode is over; call reset()")
-        session = self._session
-        parsed = project_action(action_text, self.admissible_actions())
-        if not parsed.valid:
-            obs = f"Invalid action: {parsed.reason}. {session.observation(self.catalog)}"
-            return obs, 0.0, False, self._info(valid=False, action=parsed.action)
-        name, arg = split_command(parsed.action)
+    def _project(self, text: str, admissible: list[str] | None) -> ParsedAction:
+        return project_action(text, admissible)
+
+    def _apply(self, action: str) -> Outcome:
+        session = self.session
+        name, arg = split_command(action)
         if name == "search":
             session.search(arg, self.engine)
-            return session.observation(self.catalog), 0.0, False, self._info(valid=True, action=parsed.action)
-        bought = session.click(arg, self.catalog)
-        if not bought:
-            return session.observation(self.catalog), 0.0, False, self._info(valid=True, action=parsed.action)
+            return Outcome(session.observation(self.catalog))
+        if not session.click(arg, self.catalog):
+            return Outcome(session.observation(self.catalog))
         assert session.asin is not None
         result = webshop_reward(
             self.catalog.by_asin[session.asin],
@@ -90,28 +107,24 @@ class WebShopEnv(TextEnv):
         )
         session.reward = result.reward
         session.page = "done"
-        self._done = True
-        info = self._info(valid=True, action=parsed.action, won=result.reward == 1.0)
-        info.update(task_score=result.reward, reward_info=result.to_dict(), asin=session.asin, options=dict(session.options))
-        return session.observation(self.catalog), float(result.reward), True, info
+        self._purchase = Purchase(task_score=result.reward, reward_info=result.to_dict(), asin=session.asin,
+                                  options=dict(session.options))
+        return Outcome(session.observation(self.catalog), float(result.reward), True, result.reward == 1.0)
 
-    def admissible_actions(self) -> list[str] | None:
-        if self._session is None or self._done:
-            return []
-        out = [SEARCH_PLACEHOLDER] if self._session.has_search_bar() else []
-        out += [f"click[{c}]" for c in self._session.clickables(self.catalog) if c != "search"]
-        return out
+    def _invalid_observation(self, parsed: ParsedAction) -> str:
+        return f"Invalid action: {parsed.reason}. {self.session.observation(self.catalog)}"
 
-    def close(self) -> None:
+    def _extra(self) -> Purchase | None:
+        return self._purchase
+
+    def _release(self) -> None:
         self._session = None
 
     # --- helpers ----------------------------------------------------------------------------
     @property
     def goal(self) -> Goal:
         """The current episode's goal dict (raises before ``reset``)."""
-        if self._session is None:
-            raise RuntimeError("call reset() first")
-        return self._session.goal
+        return self.session.goal
 
     @property
     def session(self) -> ShopSession:
@@ -126,33 +139,16 @@ class WebShopEnv(TextEnv):
         return {"has_search_bar": self._session.has_search_bar(), "clickables": self._session.clickables(self.catalog)}
 
     def _pick_goal(self, seed: int | None, task: str | None) -> int:
-        if task is not None and str(task).strip() != "":
-            try:
-                index = int(str(task).strip())
-            except ValueError:
-                raise ValueError(f"WebShop task must be a goal index, got {task!r}") from None
-            if not 0 <= index < len(self.catalog.goals):
-                raise ValueError(f"WebShop goal index {index} out of range 0..{len(self.catalog.goals) - 1}")
+        index = task_index(task, len(self.catalog.goals), env="WebShop", what="goal")
+        if index is not None:
             return index
         if seed is not None:
             return self.indices[int(seed) % len(self.indices)]
         weights = [self.catalog.goals[i]["weight"] for i in self.indices]
         return self._rng.choices(self.indices, weights=weights, k=1)[0]
 
-    def _info(self, valid: bool, action: str = "", won: bool = False) -> dict[str, Any]:
-        goal = self.goal
-        return {
-            "won": won,
-            "task_type": goal["category"],
-            "is_action_valid": valid,
-            "task": goal["instruction_text"],
-            "game_id": self._game_id,
-            "action": action,
-        }
 
-
-def make_webshop_env(
-    data_dir: str | Path | None = None, split: str = "test", goals: str = "synthetic", **_: Any
-) -> WebShopEnv:
-    """Factory for :class:`WebShopEnv` (extra keyword arguments are ignored)."""
+def make(data_dir: str | Path | None = None, split: str = "test", goals: str = "synthetic") -> WebShopEnv:
+    """``EnvSpec.make``: a :class:`WebShopEnv` over the catalogue of ``data_dir`` (``split`` None or
+    '' means ``test``)."""
     return WebShopEnv(data_dir=data_dir, split=split or "test", goals=goals)

@@ -185,14 +185,14 @@ def play(
             _, r, done, step_info = env.step(_say(action))
             step_seconds += time.perf_counter() - start
             steps += 1
-            if not step_info["is_action_valid"]:
+            if not step_info.is_action_valid:
                 log.warning("scripted %s action %r was invalid", policy, action)
             if done:
-                reward, game_won = float(r), bool(step_info["won"])
+                reward, game_won = float(r), step_info.won
                 break
         total_reward += reward
         won += int(game_won)
-        entry = by_type.setdefault(info["task_type"], [0, 0])
+        entry = by_type.setdefault(info.task_type, [0, 0])
         entry[0] += int(game_won)
         entry[1] += 1
     env.close()

@@ -58,9 +58,11 @@ class SkillsSetup:
 def build_skills(env_name: str, *, skills_json_path: str | None, retrieval_mode: str, top_k: int,
                  task_specific_top_k: int | None, max_skill_tokens: int | None,
                  embedding_model_path: str | None) -> SkillsSetup:
-    """Load the SkillBank and build a retriever (``skillrl.skills``); ``None`` path -> skills off."""
+    """Load the SkillBank and build a retriever (``skillrl.skills``) routing tasks with the env's
+    taxonomy (``EnvSpec.taxonomy``); ``None`` path -> skills off."""
     if not skills_json_path:
         return SkillsSetup()
+    from agent_system.environments import get_env_spec
     from skillrl.skills.bank import SkillBank
     from skillrl.skills.retrieval import build_retriever
 
@@ -69,7 +71,7 @@ def build_skills(env_name: str, *, skills_json_path: str | None, retrieval_mode:
                               "max_skill_tokens": max_skill_tokens}
     if embedding_model_path:
         kwargs["embedding_model_path"] = embedding_model_path
-    retriever = build_retriever(bank, env_name, **kwargs)
+    retriever = build_retriever(bank, taxonomy=get_env_spec(env_name).taxonomy, **kwargs)
     return SkillsSetup(bank=bank, retriever=retriever, source_path=str(skills_json_path))
 
 

@@ -1,6 +1,6 @@
 """ALFWorld prompt builder: skill block on every turn, history truncation, format instruction."""
 
-from agent_system.environments.alfworld.prompts import build_prompt
+from agent_system.environments.alfworld.prompt import build_prompt
 from agent_system.environments.base import PromptContext
 
 SKILLS = "## Skills\n- [gen_001] Search systematically: check receptacles one by one."
