@@ -22,14 +22,22 @@ import importlib.util
 import logging
 import os
 import sys
-from pathlib import Path
 from typing import Any
 
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from skillrl.skills.schema import SkillBankError
-from skillrl.trainer.config import CONFIG_DIR, ComposeError, EnvConfig, compose, load_config, register_configs
+from skillrl.trainer.config import (
+    CONFIG_DIR,
+    ComposeError,
+    EnvConfig,
+    compose,
+    load_config,
+    register_configs,
+    verl_config_dir,
+    with_verl_searchpath,
+)
 from skillrl.trainer.local.config import LocalTrainConfig
 from skillrl.utils.config import ConfigError
 from skillrl.utils.paths import DataNotFoundError
@@ -174,39 +182,6 @@ def precheck(args: list[str]) -> str | None:
             message += "; the local backend has its own configs: --config-name local_quickstart (or skillrl train --local)"
         return message
     return None
-
-
-def verl_config_dir() -> str | None:
-    """Folder of verl's Hydra configs, found *without* importing verl.
-
-    ``configs/skillrl_trainer.yaml`` names them as ``pkg://verl.trainer.config``, which makes
-    Hydra import verl (Ray and friends, ~10 s) just to print a config; the folder is the same.
-    None when verl is not installed.
-    """
-    spec = importlib.util.find_spec("verl")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    folder = Path(list(spec.submodule_search_locations)[0]) / "trainer" / "config"
-    return str(folder) if folder.is_dir() else None
-
-
-def with_verl_searchpath(args: list[str], folder: str | None) -> list[str]:
-    """Add ``hydra.searchpath=[file://<folder>]`` to Hydra's command line (unless the caller set
-    a search path). Hydra's overrides must stay one contiguous run of arguments, so it goes just
-    before the first override (an argument with ``=`` that is no option), else at the end.
-
-    >>> with_verl_searchpath(["a=1", "--cfg", "job"], "/v")
-    ['hydra.searchpath=[file:///v]', 'a=1', '--cfg', 'job']
-    >>> with_verl_searchpath(["--cfg", "job"], "/v")
-    ['--cfg', 'job', 'hydra.searchpath=[file:///v]']
-    """
-    if not folder or any("hydra.searchpath" in a for a in args):
-        return list(args)
-    override = f"hydra.searchpath=[file://{folder}]"
-    for i, a in enumerate(args):
-        if "=" in a and not a.startswith("-"):
-            return [*args[:i], override, *args[i:]]
-    return [*args, override]
 
 
 def cli(argv: list[str] | None = None) -> None:

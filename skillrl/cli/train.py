@@ -74,16 +74,14 @@ def resolve_config(overrides: list[str], *, config_name: str | None = None, env:
         skillrl.trainer.config.ComposeError | skillrl.utils.config.ConfigError: a bad override or
             value (the message names the key, the value and what is allowed).
     """
-    from skillrl.main import typed_config
+    from skillrl.main import is_local, typed_config
     from skillrl.trainer.config import compose
-    from skillrl.trainer.local.config import LocalTrainConfig
     from skillrl.utils.config import ConfigError
 
     name = config_name or (ENV_CONFIG if env is not None else MAIN_JOB_CONFIG)
-    config = typed_config(compose(name, [*flag_overrides(env=env, **flags), *overrides]))
-    if not isinstance(config, LocalTrainConfig):
+    if config_name is not None and not is_local(compose(name)):
         raise ConfigError("--config", name, f"a local-backend config such as {MAIN_JOB_CONFIG} or {ENV_CONFIG}")
-    return config
+    return typed_config(compose(name, [*flag_overrides(env=env, **flags), *overrides]))
 
 
 def train(

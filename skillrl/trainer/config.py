@@ -345,13 +345,46 @@ def hydra_error(exc: Exception, *, known_keys: Sequence[str] = ()) -> ConfigErro
                     and "provider=" not in line)
 
 
+def verl_config_dir() -> str | None:
+    """Folder of verl's Hydra configs (``ppo_trainer.yaml``), found *without* importing verl
+    (which would start Ray and friends, ~10 s, just to print a config). None when verl is not
+    installed."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("verl")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    folder = Path(list(spec.submodule_search_locations)[0]) / "trainer" / "config"
+    return str(folder) if folder.is_dir() else None
+
+
+def with_verl_searchpath(args: Sequence[str], folder: str | None) -> list[str]:
+    """Add ``hydra.searchpath=[file://<folder>]`` to Hydra's command line (unless the caller set
+    a search path). Hydra's overrides must stay one contiguous run of arguments, so it goes just
+    before the first override (an argument with ``=`` that is no option), else at the end.
+
+    >>> with_verl_searchpath(["a=1", "--cfg", "job"], "/v")
+    ['hydra.searchpath=[file:///v]', 'a=1', '--cfg', 'job']
+    >>> with_verl_searchpath(["--cfg", "job"], "/v")
+    ['--cfg', 'job', 'hydra.searchpath=[file:///v]']
+    """
+    if not folder or any("hydra.searchpath" in a for a in args):
+        return list(args)
+    override = f"hydra.searchpath=[file://{folder}]"
+    for i, a in enumerate(args):
+        if "=" in a and not a.startswith("-"):
+            return [*args[:i], override, *args[i:]]
+    return [*args, override]
+
+
 class ComposeError(ValueError):
     """Hydra could not compose the config; the message is one line for the user."""
 
 
 def compose(config_name: str, overrides: Sequence[str] = (), *, config_dir: str = CONFIG_DIR) -> Any:
     """Compose ``config_name`` from ``config_dir`` with Hydra ``overrides`` (the command-line
-    syntax of ``python -m skillrl.main``), the schemas registered.
+    syntax of ``python -m skillrl.main``), the schemas registered and verl's config folder on
+    the search path.
 
     Raises:
         ComposeError: the config cannot be composed (unknown key, wrong type, unknown group
@@ -363,6 +396,7 @@ def compose(config_name: str, overrides: Sequence[str] = (), *, config_dir: str 
     from omegaconf.errors import OmegaConfBaseException
 
     register_configs()
+    overrides = with_verl_searchpath(overrides, verl_config_dir())
     with initialize_config_dir(config_dir=config_dir, version_base=None):
         try:
             return hydra_compose(config_name, overrides=list(overrides))
