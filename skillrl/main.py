@@ -100,8 +100,8 @@ def verl_preflight(
     problems = []
     if cuda_devices == 0:
         problems.append(
-            "no CUDA GPU is visible: the verl backend needs GPUs (use trainer.backend=local, "
-            "e.g. `python -m skillrl.main --config-name local_quickstart`, on a CPU machine)"
+            "no CUDA GPU is visible: the verl backend needs GPUs (on a CPU machine use the local backend: "
+            "`skillrl train --local` or `python -m skillrl.main --config-name local_quickstart`)"
         )
     elif cuda_devices < int(cfg.trainer.n_gpus_per_node):
         problems.append(

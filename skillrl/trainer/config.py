@@ -158,7 +158,7 @@ def schema_node(cls: type) -> Any:
 
     def open_up(n: Any) -> None:
         if isinstance(n, DictConfig):
-            n._set_flag("readonly", None)
+            OmegaConf.set_readonly(n, None)
             if OmegaConf.get_type(n) is dict:
                 OmegaConf.set_struct(n, False)
             for key in n.keys():
