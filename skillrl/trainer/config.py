@@ -130,19 +130,18 @@ class EnvConfig(EpisodeConfig):
 class UnknownKeyError(ConfigError):
     """A key that no config section has."""
 
-    def __init__(self, key: str, suggestions: Sequence[str] = (), hint: str = "") -> None:
+    def __init__(self, key: str, suggestions: Sequence[str] = ()) -> None:
         self.suggestions = tuple(suggestions)
-        self.hint = hint
         super().__init__(key, None, "")
 
     def under(self, prefix: str) -> "UnknownKeyError":
-        return UnknownKeyError(f"{prefix}.{self.key}" if prefix else self.key, self.suggestions, self.hint)
+        return UnknownKeyError(f"{prefix}.{self.key}" if prefix else self.key, self.suggestions)
 
     def __str__(self) -> str:
         text = f"unknown config key {self.key!r}"
         if self.suggestions:
             text += " (did you mean " + " or ".join(self.suggestions) + "?)"
-        return text + (f"; {self.hint}" if self.hint else "")
+        return text
 
 
 def schema_node(cls: type) -> Any:
@@ -182,12 +181,16 @@ def load_config(cls: type[T], data: Any, *, key: str = "") -> T:
     from omegaconf import DictConfig, ListConfig, OmegaConf
     from omegaconf.errors import OmegaConfBaseException
 
+    schema = schema_node(cls)
     try:
         if isinstance(data, (DictConfig, ListConfig)):
             data = OmegaConf.to_container(data, resolve=True)
-        node = OmegaConf.merge(schema_node(cls), data if data is not None else {})
+        node = OmegaConf.merge(schema, data if data is not None else {})
     except OmegaConfBaseException as exc:
-        raise omegaconf_error(exc, prefix=key) from None
+        error = omegaconf_error(exc, prefix=key)
+        if isinstance(error, UnknownKeyError):
+            error = UnknownKeyError(error.key, suggest_keys(error.key, leaf_keys(schema, key)))
+        raise error from None
     return _build(cls, node, key)
 
 
