@@ -1,14 +1,19 @@
-"""``python -m skillrl.main [hydra overrides]``: train with the config in ``configs/``.
+"""``python -m skillrl.main [hydra overrides]``: train with a config from ``configs/``.
 
-- ``trainer.backend=verl`` (``configs/skillrl_trainer.yaml``, the launch scripts): verl's v1 PPO
-  trainer with our agent loop and trainer subclass; needs GPUs and vLLM/SGLang. The checks in
-  :func:`verl_preflight` run before Ray starts, so a machine without them fails in a second
-  with a clear message.
-- ``trainer.backend=local`` (``--config-name local_quickstart``): the single-process backend;
-  the Hydra config is mapped onto :class:`~skillrl.trainer.local.config.LocalTrainConfig` by
-  :func:`local_config_from_hydra`.
+The config picks the backend:
 
-Hydra's own flags work: ``--cfg job [--resolve]`` prints the composed config and exits.
+- ``skillrl_trainer`` (default) and the recipes ``grpo_<env>`` (the launch scripts): verl's v1
+  PPO trainer with our agent loop and trainer subclass; needs GPUs and vLLM/SGLang. The checks
+  in :func:`verl_preflight` run before Ray starts, so a machine without them fails in a second.
+- ``local_quickstart`` and ``main_job`` (root: :class:`~skillrl.trainer.local.config.LocalTrainConfig`):
+  the single-process backend. ``skillrl train --local`` composes the same configs with the
+  same overrides.
+
+Settings are typed once (:mod:`skillrl.trainer.config`): Hydra checks types and keys while
+composing, :func:`typed_config` runs the dataclasses' own checks. Every bad setting ends the
+run before anything is built with one ``error:`` line naming the key, the value and what is
+allowed, and exit status 2. Hydra's own flags work: ``--cfg job [--resolve]`` prints the
+composed config and exits.
 """
 
 from __future__ import annotations
@@ -17,79 +22,59 @@ import importlib.util
 import logging
 import os
 import sys
-from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
+from skillrl.skills.schema import SkillBankError
+from skillrl.trainer.config import (
+    CONFIG_DIR,
+    ComposeError,
+    EnvConfig,
+    compose,
+    load_config,
+    register_configs,
+    verl_config_dir,
+    with_verl_searchpath,
+)
+from skillrl.trainer.local.config import LocalTrainConfig
+from skillrl.utils.config import ConfigError
+from skillrl.utils.paths import DataNotFoundError
+from skillrl.utils.registry import RegistryError
+
 log = logging.getLogger(__name__)
 
-#: the project's Hydra configs (``configs/`` beside the package)
-CONFIG_DIR = str(Path(__file__).resolve().parents[1] / "configs")
 DEFAULT_CONFIG = "skillrl_trainer"
-BACKENDS = ("verl", "local")
+
+register_configs()
 
 
 class PreflightError(RuntimeError):
     """The machine or the config cannot run the chosen backend; the message says why."""
 
 
-def _container(node: Any) -> dict[str, Any]:
-    if node is None:
-        return {}
-    if isinstance(node, DictConfig):
-        return OmegaConf.to_container(node, resolve=True)  # type: ignore[return-value]
-    return dict(node)
+#: errors that are the user's input, reported as one ``error:`` line with exit status 2
+USER_ERRORS = (ConfigError, ComposeError, PreflightError, SkillBankError, DataNotFoundError, RegistryError)
 
 
-def local_config_from_hydra(cfg: DictConfig | Mapping[str, Any]):
-    """Map a composed Hydra config onto ``LocalTrainConfig``.
+def is_local(cfg: DictConfig) -> bool:
+    """Whether ``cfg`` is a local-backend config (its root is ``LocalTrainConfig``)."""
+    return OmegaConf.get_type(cfg) is LocalTrainConfig
 
-    ``env.*`` gives the env, episode, group-size and skill fields (train envs get
-    ``split=env.train_split``, validation envs ``env.val_split``; ``env.data_dir`` becomes the
-    ``data_dir`` factory argument); every key of the ``local`` section is a ``LocalTrainConfig``
-    field and wins.
+
+def typed_config(cfg: DictConfig) -> LocalTrainConfig | EnvConfig:
+    """The typed settings of a composed config: the whole :class:`LocalTrainConfig` for a local
+    config, the ``env`` section as :class:`EnvConfig` for a verl config (verl checks the rest).
 
     Raises:
-        ValueError: a ``local`` key that is not a ``LocalTrainConfig`` field, or invalid values.
+        ConfigError: the first bad value, named by its full key.
     """
-    from skillrl.trainer.local.config import LocalTrainConfig
-
-    root = cfg if isinstance(cfg, DictConfig) else OmegaConf.create(dict(cfg))
-    env = _container(root.get("env"))
-    if not env.get("env_name"):
-        raise ValueError("config has no env.env_name")
-    skills = env.get("skills_only_memory") or {}
-    env_kwargs = dict(env.get("env_kwargs") or {})
-    if env.get("data_dir"):
-        env_kwargs["data_dir"] = str(env["data_dir"])
-    train_kwargs = {**env_kwargs, **({"split": env["train_split"]} if env.get("train_split") else {})}
-    val_kwargs = {**env_kwargs, **({"split": env["val_split"]} if env.get("val_split") else {})}
-    values: dict[str, Any] = {
-        "env_name": str(env["env_name"]),
-        "env_kwargs": train_kwargs,
-        "val_env_kwargs": val_kwargs,
-        "max_steps": int(env.get("max_steps", 2)),
-        "history_length": int(env.get("history_length", 2)),
-        "rollout_n": int((env.get("rollout") or {}).get("n", 8)),
-        "seed": int(env.get("seed", 0)),
-        "use_skills": bool(env.get("use_skills_only_memory", False)),
-        "skills_json_path": skills.get("skills_json_path"),
-        "retrieval_mode": str(skills.get("retrieval_mode", "template")),
-        "top_k": int(skills.get("top_k", 6)),
-        "task_specific_top_k": skills.get("task_specific_top_k"),
-        "max_skill_tokens": skills.get("max_skill_tokens"),
-        "embedding_model_path": skills.get("embedding_model_path"),
-    }
-    values.update(_container(root.get("local")))
-    # keys borrowed from verl's trainer/data sections may be null there (verl derives
-    # total_training_steps from epochs): null means "the LocalTrainConfig default"
-    for key in ("total_training_steps", "train_batch_size", "val_before_train", "test_freq", "save_freq"):
-        if key in values and values[key] is None:
-            del values[key]
-    return LocalTrainConfig().with_overrides(values)
+    if is_local(cfg):
+        return load_config(LocalTrainConfig, cfg)
+    if cfg.get("env") is None:
+        raise ConfigError("env", None, "an env section (compose configs/env/<name>.yaml)")
+    return load_config(EnvConfig, cfg.env, key="env")
 
 
 def verl_preflight(
@@ -115,8 +100,8 @@ def verl_preflight(
     problems = []
     if cuda_devices == 0:
         problems.append(
-            "no CUDA GPU is visible: the verl backend needs GPUs (use trainer.backend=local, "
-            "e.g. `python -m skillrl.main --config-name local_quickstart`, on a CPU machine)"
+            "no CUDA GPU is visible: the verl backend needs GPUs (on a CPU machine use the local backend: "
+            "`skillrl train --local` or `python -m skillrl.main --config-name local_quickstart`)"
         )
     elif cuda_devices < int(cfg.trainer.n_gpus_per_node):
         problems.append(
@@ -142,14 +127,18 @@ def verl_preflight(
 
 
 def run(cfg: DictConfig) -> Any:
-    """Dispatch on ``trainer.backend``."""
-    backend = str(cfg.get("trainer", {}).get("backend", "verl"))
-    if backend not in BACKENDS:
-        raise PreflightError(f"unknown trainer.backend {backend!r}; choose one of {', '.join(BACKENDS)}")
-    if backend == "local":
+    """Run the backend of ``cfg`` (see the module docstring) after checking its settings.
+
+    Raises:
+        ConfigError, PreflightError, SkillBankError, ...: see :data:`USER_ERRORS`.
+    """
+    typed = typed_config(cfg)
+    if isinstance(typed, LocalTrainConfig):
+        from skillrl.trainer.local.preflight import check_local_run
         from skillrl.trainer.local.trainer import train
 
-        return train(local_config_from_hydra(cfg))
+        check_local_run(typed)
+        return train(typed)
     verl_preflight(cfg)
     from skillrl.trainer import _verl
 
@@ -158,50 +147,52 @@ def run(cfg: DictConfig) -> Any:
 
 @hydra.main(config_path=CONFIG_DIR, config_name=DEFAULT_CONFIG, version_base=None)
 def main(cfg: DictConfig) -> None:
+    from skillrl.trainer.local.trainer import EpisodesFailedError
+
     try:
         run(cfg)
-    except PreflightError as exc:
+    except USER_ERRORS as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)
+    except EpisodesFailedError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(1)
 
 
-def verl_config_dir() -> str | None:
-    """Folder of verl's Hydra configs, found *without* importing verl.
+def precheck(args: list[str]) -> str | None:
+    """Compose the config that Hydra's command line ``args`` asks for and check its settings;
+    return the problem in one line, or None when the config is fine (or when ``args`` ask for
+    something else than one run: ``--help``, ``--multirun``, a ``--config-path``, ...)."""
+    from hydra._internal.utils import get_args_parser
 
-    ``configs/skillrl_trainer.yaml`` names them as ``pkg://verl.trainer.config``, which makes
-    Hydra import verl (Ray and friends, ~10 s) just to print a config; the folder is the same.
-    None when verl is not installed.
-    """
-    spec = importlib.util.find_spec("verl")
-    if spec is None or not spec.submodule_search_locations:
+    try:
+        parsed = get_args_parser().parse_args(args)
+    except SystemExit:
+        return None  # Hydra prints its own usage error
+    if (parsed.help or parsed.hydra_help or parsed.shell_completion or parsed.info is not None or parsed.multirun
+            or parsed.config_path or parsed.experimental_rerun):
         return None
-    folder = Path(list(spec.submodule_search_locations)[0]) / "trainer" / "config"
-    return str(folder) if folder.is_dir() else None
-
-
-def with_verl_searchpath(args: list[str], folder: str | None) -> list[str]:
-    """Add ``hydra.searchpath=[file://<folder>]`` to Hydra's command line (unless the caller set
-    a search path). Hydra's overrides must stay one contiguous run of arguments, so it goes just
-    before the first override (an argument with ``=`` that is no option), else at the end.
-
-    >>> with_verl_searchpath(["a=1", "--cfg", "job"], "/v")
-    ['hydra.searchpath=[file:///v]', 'a=1', '--cfg', 'job']
-    >>> with_verl_searchpath(["--cfg", "job"], "/v")
-    ['--cfg', 'job', 'hydra.searchpath=[file:///v]']
-    """
-    if not folder or any("hydra.searchpath" in a for a in args):
-        return list(args)
-    override = f"hydra.searchpath=[file://{folder}]"
-    for i, a in enumerate(args):
-        if "=" in a and not a.startswith("-"):
-            return [*args[:i], override, *args[i:]]
-    return [*args, override]
+    name = parsed.config_name or DEFAULT_CONFIG
+    config_dir = os.path.abspath(parsed.config_dir) if parsed.config_dir else CONFIG_DIR
+    try:
+        typed_config(compose(name, parsed.overrides, config_dir=config_dir))
+    except (ComposeError, ConfigError) as exc:
+        message = str(exc)
+        if "trainer.backend" in message:
+            message += "; the local backend has its own configs: --config-name local_quickstart (or skillrl train --local)"
+        return message
+    return None
 
 
 def cli(argv: list[str] | None = None) -> None:
-    """Console entry: points Hydra at verl's config folder by path, then runs :func:`main`."""
-    args = list(sys.argv[1:] if argv is None else argv)
-    sys.argv = [sys.argv[0], *with_verl_searchpath(args, verl_config_dir())]
+    """Console entry: points Hydra at verl's config folder by path, checks the composed config
+    (a bad setting exits 2 with one ``error:`` line), then runs :func:`main`."""
+    args = with_verl_searchpath(list(sys.argv[1:] if argv is None else argv), verl_config_dir())
+    problem = precheck(args)
+    if problem is not None:
+        print(f"error: {problem}", file=sys.stderr)
+        sys.exit(2)
+    sys.argv = [sys.argv[0], *args]
     main()
 
 

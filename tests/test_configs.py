@@ -1,59 +1,110 @@
-"""Every Hydra config in configs/ composes (with each env), resolves, and the verl ones pass
-verl's own ``validate_config``; each launch script's dry run composes."""
+"""Every Hydra config in configs/ composes (with each env), resolves and builds its typed settings;
+the verl ones pass verl's own ``validate_config``; the recipes keep the launch scripts' sizes; each
+launch script's dry run composes."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
+
+from skillrl.main import is_local, typed_config
+from skillrl.trainer.config import ComposeError, EnvConfig, compose
+from skillrl.trainer.local.config import LocalTrainConfig, toy_env
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG_DIR = ROOT / "configs"
 PRIMARY = sorted(p.stem for p in CONFIG_DIR.glob("*.yaml"))
 ENVS = sorted(p.stem for p in (CONFIG_DIR / "env").glob("*.yaml") if not p.stem.startswith("_"))
 SCRIPTS = sorted((ROOT / "examples" / "grpo_trainer").glob("run_*_skills.sh"))
-
-
-def _compose(name, overrides=()):
-    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base=None):
-        return compose(name, overrides=list(overrides))
+VERL = [name for name in PRIMARY if not is_local(compose(name))]
+#: the sizes the launch scripts set before they moved into configs/grpo_<env>.yaml:
+#: (train batch, group, max_steps, max_prompt_length, val_size)
+SCRIPT_SIZES = {"alfworld": (16, 8, 50, 2048, 128), "webshop": (16, 8, 15, 4096, 128), "search": (32, 5, 4, 4096, 125)}
 
 
 def test_the_expected_configs_exist():
-    assert {"skillrl_trainer", "local_quickstart"} <= set(PRIMARY)
+    assert {"skillrl_trainer", "local_quickstart", "main_job", "grpo_alfworld", "grpo_webshop",
+            "grpo_search"} <= set(PRIMARY)
     assert {"alfworld", "webshop", "search", "toy"} <= set(ENVS)
     assert {s.name for s in SCRIPTS} == {f"run_{e}_skills.sh" for e in ("alfworld", "webshop", "search")}
+    assert set(VERL) == {"skillrl_trainer", "grpo_alfworld", "grpo_webshop", "grpo_search"}
 
 
 @pytest.mark.parametrize("env", ENVS)
 @pytest.mark.parametrize("name", PRIMARY)
-def test_config_composes_and_resolves(name, env):
-    cfg = _compose(name, [f"env={env}"])
+def test_config_composes_resolves_and_builds(name, env):
+    cfg = compose(name, [f"env={env}"])
     plain = OmegaConf.to_container(cfg, resolve=True)
     assert plain["env"]["env_name"] == env
-    assert plain["trainer"]["backend"] in ("verl", "local")
-    # the seed-compatible skill flags and their defaults
-    skills = plain["env"]["skills_only_memory"]
-    assert plain["env"]["use_skills_only_memory"] is False
-    assert skills["retrieval_mode"] == "template"
-    assert skills["embedding_model_path"] == "Qwen/Qwen3-Embedding-0.6B"
-    assert (skills["top_k"], skills["task_specific_top_k"], skills["enable_dynamic_update"]) == (6, None, False)
-    assert (skills["update_threshold"], skills["max_new_skills"]) == (0.4, 3)
-    for key in ("max_steps", "history_length", "seed", "data_dir", "rollout"):
+    typed = typed_config(cfg)
+    settings = typed.env if isinstance(typed, LocalTrainConfig) else typed
+    assert isinstance(settings, EnvConfig) and settings.env_name == env
+    # the seed-compatible flags exist under their original names
+    for key in ("max_steps", "history_length", "seed", "data_dir", "rollout", "use_skills_only_memory",
+                "skills_only_memory"):
         assert key in plain["env"]
+    skills = settings.skills_only_memory
+    assert skills.retrieval_mode == "template" and skills.embedding_model_path == "Qwen/Qwen3-Embedding-0.6B"
+    assert (skills.top_k, skills.task_specific_top_k, skills.enable_dynamic_update) == (6, None, False)
+    assert (skills.update_threshold, skills.max_new_skills) == (0.4, 3)
+
+
+def test_skills_are_off_unless_a_config_switches_them_on():
+    for name in ("skillrl_trainer", "local_quickstart"):
+        assert OmegaConf.to_container(compose(name))["env"]["use_skills_only_memory"] is False
+    for name in ("main_job", "grpo_alfworld", "grpo_webshop", "grpo_search"):
+        assert compose(name).env.use_skills_only_memory is True
+
+
+def test_the_quick_start_is_the_local_defaults():
+    """configs/env/toy.yaml and LocalTrainConfig's default env are the same settings."""
+    typed = typed_config(compose("local_quickstart"))
+    assert typed == dataclasses.replace(LocalTrainConfig(), output_dir="outputs/local/toy")
+    assert typed.env == toy_env()
+
+
+def test_the_main_job_is_a_small_alfworld_run_with_the_project_bank():
+    job = typed_config(compose("main_job"))
+    assert job.env.env_name == "alfworld" and (job.env.train_split, job.env.val_split) == ("valid_train", "valid_seen")
+    assert Path(job.env.skills_only_memory.skills_json_path) == ROOT / "memory_data" / "alfworld" / "skills.json"
+    assert Path(job.env.skills_only_memory.skills_json_path).is_file()
+    assert (job.total_training_steps, job.train_batch_size, job.env.rollout.n, job.env.max_steps) == (3, 4, 2, 8)
+    assert job.val_before_train and job.test_freq == 3 and job.output_dir == "outputs/local/alfworld"
+    # another env keeps the job's sizes and takes that env's bank
+    web = typed_config(compose("main_job", ["env=webshop"]))
+    assert web.env.skills_only_memory.skills_json_path.endswith("memory_data/webshop/skills.json")
+
+
+@pytest.mark.parametrize("override, key", [
+    ("env.max_steps=abc", "env.max_steps"),
+    ("env.rollout.n=1.5", "env.rollout.n"),
+    ("env.skills_only_memory.top_k=x", "env.skills_only_memory.top_k"),
+    ("env.nope=1", "env.nope"),
+])
+@pytest.mark.parametrize("name", ["skillrl_trainer", "local_quickstart"])
+def test_hydra_type_checks_the_env_section(name, override, key):
+    with pytest.raises(ComposeError, match=key.replace(".", r"\.")):
+        compose(name, [override])
+
+
+def test_env_kwargs_take_new_keys_without_plus():
+    cfg = typed_config(compose("local_quickstart", ["env=alfworld", "env.env_kwargs.require_think=false"]))
+    assert cfg.env.factory_kwargs("train") == {"require_think": False, "split": "train"}
 
 
 @pytest.mark.parametrize("env", ENVS)
-def test_verl_config_passes_verl_validation(env):
+@pytest.mark.parametrize("name", VERL)
+def test_verl_config_passes_verl_validation(name, env):
     pytest.importorskip("verl")
     from skillrl.trainer import _verl
 
-    cfg = _compose("skillrl_trainer", [f"env={env}", "env.rollout.n=4"])
+    cfg = compose(name, [f"env={env}", "env.rollout.n=4"])
     assert cfg.trainer.use_v1 and cfg.trainer.v1.trainer_mode == "skillrl_sync"
     assert cfg.actor_rollout_ref.rollout.n == 4, "the GRPO group size follows env.rollout.n"
     assert cfg.actor_rollout_ref.rollout.agent.default_agent_loop == "skillrl_env_agent"
@@ -66,28 +117,56 @@ def test_verl_validation_rejects_a_bad_batch():
     pytest.importorskip("verl")
     from skillrl.trainer import _verl
 
-    cfg = _compose("skillrl_trainer", ["data.train_batch_size=4"])  # < ppo_mini_batch_size 16
+    cfg = compose("skillrl_trainer", ["data.train_batch_size=4"])  # < ppo_mini_batch_size 16
     with pytest.raises((AssertionError, ValueError)):
         _verl.validate_trainer_config(cfg)
 
 
+def test_cluster_defaults_track_and_checkpoint():
+    for name in VERL:
+        trainer = compose(name).trainer
+        assert {"console", "tensorboard"} <= set(trainer.logger)
+        assert trainer.save_freq > 0 and trainer.max_actor_ckpt_to_keep >= 1
+
+
+@pytest.mark.parametrize("env", sorted(SCRIPT_SIZES))
+def test_recipes_keep_the_launch_script_sizes(env):
+    cfg = OmegaConf.to_container(compose(f"grpo_{env}"), resolve=True)
+    batch, group, max_steps, prompt, val_size = SCRIPT_SIZES[env]
+    assert cfg["env"]["env_name"] == env
+    assert (cfg["data"]["train_batch_size"], cfg["env"]["rollout"]["n"], cfg["env"]["max_steps"]) == (batch, group, max_steps)
+    assert cfg["data"]["max_prompt_length"] == prompt and cfg["data"]["max_response_length"] == 512
+    assert cfg["actor_rollout_ref"]["actor"]["ppo_mini_batch_size"] == batch
+    assert cfg["actor_rollout_ref"]["actor"]["optim"]["lr"] == 1e-6
+    assert cfg["prepare"] == {"train_size": 1024, "val_size": val_size}
+    assert cfg["env"]["skills_only_memory"]["skills_json_path"] == f"memory_data/{env}/skills.json"
+    assert (ROOT / cfg["env"]["skills_only_memory"]["skills_json_path"]).is_file()
+
+
 def test_skill_flags_override():
-    cfg = _compose("skillrl_trainer", [
+    cfg = compose("skillrl_trainer", [
         "env=webshop", "env.use_skills_only_memory=True", "env.skills_only_memory.skills_json_path=/b.json",
         "env.skills_only_memory.retrieval_mode=embedding", "env.skills_only_memory.task_specific_top_k=2",
     ])
     assert cfg.env.use_skills_only_memory is True
     assert cfg.env.skills_only_memory.skills_json_path == "/b.json"
     assert cfg.env.skills_only_memory.task_specific_top_k == 2
+    assert typed_config(cfg).skills.retrieval_mode == "embedding"
+
+
+def _dry_run(script, tmp_path, *args, **env_vars):
+    env = {**os.environ, "DRY_RUN": "1", "PYTHON": sys.executable, "MODEL_PATH": "/models/tiny", "N_GPUS": "4",
+           "DATA_ROOT": str(tmp_path)}
+    env.pop("WANDB_API_KEY", None)
+    env.update(env_vars)
+    return subprocess.run(["bash", str(script), *args], capture_output=True, text=True, env=env, cwd=str(ROOT),
+                          timeout=300)
 
 
 @pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.name)
-def test_launch_script_dry_run(script, tmp_path):
+def test_launch_script_dry_run_is_the_recipe_plus_the_machine(script, tmp_path):
     env_name = script.name.split("_")[1]
-    env = {**os.environ, "DRY_RUN": "1", "PYTHON": sys.executable, "MODEL_PATH": "/models/tiny", "N_GPUS": "4",
-           "DATA_ROOT": str(tmp_path)}
-    proc = subprocess.run(["bash", str(script), "trainer.total_epochs=3"], capture_output=True, text=True,
-                          env=env, cwd=str(ROOT), timeout=300)
+    proc = _dry_run(script, tmp_path, "trainer.total_epochs=3")
     assert proc.returncode == 0, proc.stderr[-3000:]
     cfg = OmegaConf.create(proc.stdout)
     assert cfg.env.env_name == env_name
@@ -95,15 +174,28 @@ def test_launch_script_dry_run(script, tmp_path):
     assert cfg.trainer.n_gpus_per_node == 4 and cfg.trainer.total_epochs == 3
     assert cfg.actor_rollout_ref.rollout.name == "vllm"
     assert cfg.env.use_skills_only_memory is True
+    assert list(cfg.trainer.logger) == ["console", "tensorboard"]
     assert cfg.data.train_files == f"{tmp_path}/train.parquet"
     assert cfg.data.val_files == f"{tmp_path}/{cfg.env.val_split}.parquet"
     assert not list(tmp_path.iterdir()), "a dry run writes no data"
+    # everything but the machine settings comes from the recipe
+    recipe = OmegaConf.to_container(compose(f"grpo_{env_name}"), resolve=True)
+    machine = {"data", "trainer", "actor_rollout_ref"}
+    printed = OmegaConf.to_container(cfg)
+    assert {k: v for k, v in printed.items() if k not in machine} == {k: v for k, v in recipe.items() if k not in machine}
+    assert printed["data"]["train_batch_size"] == recipe["data"]["train_batch_size"]
 
 
-def test_dry_run_flag_is_accepted(tmp_path):
+def test_dry_run_flag_and_wandb(tmp_path):
     script = ROOT / "examples" / "grpo_trainer" / "run_alfworld_skills.sh"
-    env = {**os.environ, "PYTHON": sys.executable, "DATA_ROOT": str(tmp_path)}
-    proc = subprocess.run(["bash", str(script), "--dry-run", "env.max_steps=7"], capture_output=True, text=True,
-                          env=env, cwd=str(ROOT), timeout=300)
+    proc = _dry_run(script, tmp_path, "--dry-run", "env.max_steps=7", DRY_RUN="0", WANDB_API_KEY="x")
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert OmegaConf.create(proc.stdout).env.max_steps == 7
+    cfg = OmegaConf.create(proc.stdout)
+    assert cfg.env.max_steps == 7 and list(cfg.trainer.logger) == ["console", "tensorboard", "wandb"]
+
+
+def test_launch_script_rejects_a_bad_override_in_one_line(tmp_path):
+    script = ROOT / "examples" / "grpo_trainer" / "run_webshop_skills.sh"
+    proc = _dry_run(script, tmp_path, "env.max_steps=abc")
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == "error: invalid value for env.max_steps: 'abc' (allowed: an integer)"

@@ -13,6 +13,10 @@ MODULES = [
     "agent_system.environments.toy.env",
     "skillrl.trainer.local.policy",
     "skillrl.trainer.verl_agent_loop",
+    "skillrl.utils.config",
+    "skillrl.skills.config",
+    "skillrl.trainer.config",
+    "skillrl.cli.train",
 ]
 
 

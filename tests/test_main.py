@@ -1,4 +1,5 @@
-"""``python -m skillrl.main``: Hydra -> LocalTrainConfig mapping, backend dispatch, verl preflight."""
+"""``python -m skillrl.main``: typed settings of composed configs, backend dispatch, verl preflight,
+and one-line errors for bad settings on the Hydra path."""
 
 from __future__ import annotations
 
@@ -7,59 +8,51 @@ import sys
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
 
 from skillrl import main as M
+from skillrl.trainer.config import EnvConfig, compose
+from skillrl.trainer.local.config import LocalTrainConfig
+from skillrl.utils.config import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _compose(name, overrides=()):
-    with initialize_config_dir(config_dir=M.CONFIG_DIR, version_base=None):
-        return compose(name, overrides=list(overrides))
-
-
-def test_local_mapping_of_the_quickstart():
-    cfg = M.local_config_from_hydra(_compose("local_quickstart"))
-    assert cfg.env_name == "toy" and cfg.max_steps == 2 and cfg.rollout_n == 8
-    assert cfg.env_kwargs == {"split": "train"} and cfg.val_env_kwargs == {"split": "test"}
+def test_local_configs_are_local_train_configs():
+    cfg = M.typed_config(compose("local_quickstart"))
+    assert isinstance(cfg, LocalTrainConfig)
+    assert cfg.env.env_name == "toy" and cfg.env.max_steps == 2 and cfg.env.rollout.n == 8
+    assert cfg.env.factory_kwargs(cfg.env.train_split) == {"split": "train"}
+    assert cfg.env.factory_kwargs(cfg.env.val_split) == {"split": "test"}
     assert cfg.train_batch_size == 16 and cfg.total_training_steps == 100
     assert cfg.loggers == ("console", "jsonl") and cfg.output_dir == "outputs/local/toy"
-    assert cfg.use_skills is False
+    assert cfg.env.skills is None
 
 
-def test_local_mapping_takes_env_skill_and_local_overrides(tmp_path):
+def test_env_skill_and_local_overrides_reach_the_typed_config(tmp_path):
     bank = tmp_path / "bank.json"
-    cfg = M.local_config_from_hydra(_compose("local_quickstart", [
+    cfg = M.typed_config(compose("local_quickstart", [
         "env=alfworld", f"env.data_dir={tmp_path}", "env.max_steps=9", "env.rollout.n=4", "env.seed=3",
         "env.use_skills_only_memory=True", f"env.skills_only_memory.skills_json_path={bank}",
-        "env.skills_only_memory.top_k=2", "local.lr=0.5", "local.model_path=/m", "local.loggers=[console]",
+        "env.skills_only_memory.top_k=2", "lr=0.5", "model_path=/m", "loggers=[console]",
     ]))
-    assert cfg.env_name == "alfworld" and cfg.max_steps == 9 and cfg.rollout_n == 4 and cfg.seed == 3
-    assert cfg.env_kwargs == {"data_dir": str(tmp_path), "split": "train"}
-    assert cfg.val_env_kwargs == {"data_dir": str(tmp_path), "split": "valid_unseen"}
-    assert cfg.use_skills and cfg.skills_json_path == str(bank) and cfg.top_k == 2
+    assert cfg.env.env_name == "alfworld" and cfg.env.max_steps == 9 and cfg.env.rollout.n == 4
+    assert cfg.env.seed == 3 and cfg.env.episode.max_steps == 9
+    assert cfg.env.factory_kwargs(cfg.env.train_split) == {"data_dir": str(tmp_path), "split": "train"}
+    assert cfg.env.factory_kwargs(cfg.env.val_split) == {"data_dir": str(tmp_path), "split": "valid_unseen"}
+    assert cfg.env.skills.skills_json_path == str(bank) and cfg.env.skills.top_k == 2
     assert cfg.lr == 0.5 and cfg.model_path == "/m" and cfg.loggers == ("console",)
 
 
-def test_local_mapping_from_the_verl_config_follows_verl_keys():
-    cfg = M.local_config_from_hydra(_compose("skillrl_trainer", [
-        "env=toy", "trainer.backend=local", "data.train_batch_size=32", "+trainer.total_training_steps=7"]))
-    assert cfg.train_batch_size == 32 and cfg.total_training_steps == 7
+def test_verl_configs_give_the_env_section():
+    env = M.typed_config(compose("skillrl_trainer", ["env=webshop", "env.max_steps=3"]))
+    assert isinstance(env, EnvConfig) and env.env_name == "webshop" and env.max_steps == 3
 
 
-def test_local_mapping_honours_verl_style_validation_and_save_switches():
-    quick = M.local_config_from_hydra(_compose("local_quickstart", [
-        "trainer.val_before_train=true", "trainer.test_freq=5", "trainer.save_freq=10"]))
-    assert quick.val_before_train and quick.test_freq == 5 and quick.save_freq == 10
-    verl = M.local_config_from_hydra(_compose("skillrl_trainer", ["env=toy", "trainer.backend=local"]))
-    assert verl.val_before_train is True and verl.test_freq == 5  # skillrl_trainer.yaml's trainer values
-    assert verl.save_freq == -1  # verl's "never": the local trainer then saves only at the end
-
-
-def test_local_mapping_rejects_unknown_keys():
-    with pytest.raises(ValueError, match="unknown config key 'nope'"):
-        M.local_config_from_hydra(_compose("local_quickstart", ["+local.nope=1"]))
+def test_rule_violations_name_the_full_key():
+    with pytest.raises(ConfigError, match=r"env\.skills_only_memory\.top_k: -3 \(allowed: an integer >= 0\)"):
+        M.typed_config(compose("local_quickstart", ["env.skills_only_memory.top_k=-3"]))
+    with pytest.raises(ConfigError, match=r"env\.skills_only_memory\.update_threshold: 1\.5"):
+        M.typed_config(compose("skillrl_trainer", ["env.skills_only_memory.update_threshold=1.5"]))
 
 
 def test_local_backend_calls_the_local_trainer(monkeypatch):
@@ -67,13 +60,17 @@ def test_local_backend_calls_the_local_trainer(monkeypatch):
 
     seen = []
     monkeypatch.setattr(local_trainer, "train", lambda config: seen.append(config) or "done")
-    assert M.run(_compose("local_quickstart", ["local.total_training_steps=1"])) == "done"
+    assert M.run(compose("local_quickstart", ["total_training_steps=1"])) == "done"
     assert seen[0].total_training_steps == 1
 
 
-def test_unknown_backend():
-    with pytest.raises(M.PreflightError, match="unknown trainer.backend"):
-        M.run(_compose("local_quickstart", ["trainer.backend=jax"]))
+def test_local_backend_checks_paths_before_training(monkeypatch, tmp_path):
+    import skillrl.trainer.local.trainer as local_trainer
+
+    monkeypatch.setattr(local_trainer, "train", lambda config: pytest.fail("must not train"))
+    (tmp_path / "model").mkdir()
+    with pytest.raises(ConfigError, match="model_path"):
+        M.run(compose("local_quickstart", [f"model_path={tmp_path / 'model'}"]))
 
 
 def test_verl_preflight(tmp_path):
@@ -81,17 +78,18 @@ def test_verl_preflight(tmp_path):
         (tmp_path / name).write_bytes(b"")
     ok = ["env=alfworld", f"data.train_files={tmp_path}/train.parquet",
           f"data.val_files={tmp_path}/valid_unseen.parquet", "trainer.n_gpus_per_node=2"]
-    M.verl_preflight(_compose("skillrl_trainer", ok), cuda_devices=2, have_module=lambda n: True)
+    M.verl_preflight(compose("skillrl_trainer", ok), cuda_devices=2, have_module=lambda n: True)
     with pytest.raises(M.PreflightError, match="no CUDA GPU"):
-        M.verl_preflight(_compose("skillrl_trainer", ok), cuda_devices=0, have_module=lambda n: True)
+        M.verl_preflight(compose("skillrl_trainer", ok), cuda_devices=0, have_module=lambda n: True)
     with pytest.raises(M.PreflightError, match="only 1 GPU"):
-        M.verl_preflight(_compose("skillrl_trainer", ok), cuda_devices=1, have_module=lambda n: True)
+        M.verl_preflight(compose("skillrl_trainer", ok), cuda_devices=1, have_module=lambda n: True)
     with pytest.raises(M.PreflightError, match="'vllm' is not installed"):
-        M.verl_preflight(_compose("skillrl_trainer", ok), cuda_devices=2, have_module=lambda n: False)
+        M.verl_preflight(compose("skillrl_trainer", ok), cuda_devices=2, have_module=lambda n: False)
     with pytest.raises(M.PreflightError, match="prepare.py --env alfworld"):
-        M.verl_preflight(_compose("skillrl_trainer", ["env=alfworld"]), cuda_devices=8, have_module=lambda n: True)
+        M.verl_preflight(compose("skillrl_trainer", ["env=alfworld"]), cuda_devices=8, have_module=lambda n: True)
     with pytest.raises(M.PreflightError, match="skills_json_path"):
-        M.verl_preflight(_compose("skillrl_trainer", [*ok, "env.use_skills_only_memory=True"]),
+        M.verl_preflight(compose("skillrl_trainer", [*ok, "env.use_skills_only_memory=True",
+                                                     "env.skills_only_memory.skills_json_path=/no/bank.json"]),
                          cuda_devices=2, have_module=lambda n: True)
 
 
@@ -114,3 +112,8 @@ def test_verl_backend_fails_early_without_gpu():
     proc = _run("env=toy")
     assert proc.returncode == 2
     assert "no CUDA GPU is visible" in proc.stderr and "ray init" not in proc.stdout.lower()
+
+
+def test_the_old_backend_switch_points_to_the_local_configs():
+    proc = _run("trainer.backend=local")
+    assert proc.returncode == 2 and "--config-name local_quickstart" in proc.stderr

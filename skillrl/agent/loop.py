@@ -16,6 +16,7 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from agent_system.environments.base import EnvSpec, PromptContext, TextEnv
 from skillrl.agent.episode import Episode, Generation, Step
+from skillrl.utils.config import check_int
 
 log = logging.getLogger(__name__)
 
@@ -49,12 +50,22 @@ class SkillSource(Protocol):
 
 @dataclass(frozen=True)
 class EpisodeConfig:
-    """Per-episode limits."""
+    """Per-episode limits, defined once: the ``env.max_steps`` / ``env.history_length`` flags of
+    the Hydra configs and of the local trainer's config are these fields (see
+    ``skillrl.trainer.config.EnvConfig``).
+
+    Raises:
+        skillrl.utils.config.ConfigError: a value outside what is allowed.
+    """
 
     max_steps: int = 50
     """Turns before the episode is truncated."""
     history_length: int = 2
     """Recent turns shown in the prompt."""
+
+    def __post_init__(self) -> None:
+        check_int("max_steps", self.max_steps, minimum=1)
+        check_int("history_length", self.history_length, minimum=0)
 
 
 class _EnvFailure(Exception):

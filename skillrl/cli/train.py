@@ -1,11 +1,16 @@
-"""``skillrl train``: the local single-process backend (``--local``).
+"""``skillrl train --local``: the local single-process backend.
 
-The verl/Hydra scale path is ``python -m skillrl.main`` (or the launch scripts in
-``examples/``); ``skillrl train`` without ``--local`` says so.
+It composes the same Hydra configs with the same override syntax as ``python -m skillrl.main``
+(``configs/main_job.yaml`` without ``--env``, ``configs/local_quickstart.yaml`` with it; the
+root is ``LocalTrainConfig``). The flags are shorthands for overrides (:func:`flag_overrides`);
+explicit overrides come after them and win. The verl/Hydra scale path is ``python -m
+skillrl.main`` (or the launch scripts in ``examples/``); ``skillrl train`` without ``--local``
+says so.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
@@ -13,40 +18,10 @@ import typer
 
 from skillrl.cli.common import fail
 
-#: Settings of the main job (``skillrl train --local`` with no ``--env``): a few GRPO steps of the
-#: tiny policy on ALFWorld with the project's skill bank, small enough for a CPU in minutes.
-#: Every key can still be overridden with ``key=value``.
-MAIN_JOB = {
-    "env_name": "alfworld",
-    "env_kwargs": {"split": "valid_train"},
-    "val_env_kwargs": {"split": "valid_seen"},
-    "max_steps": 8,
-    "train_batch_size": 4,
-    "rollout_n": 2,
-    "total_training_steps": 3,
-    "val_before_train": True,
-    "test_freq": 3,
-    "val_batch_size": 6,
-    "warmup_steps": 60,
-    "warmup_episodes": 12,
-    "max_skill_tokens": 600,
-    "num_env_workers": 2,
-    "output_dir": "outputs/local/alfworld",
-}
-
-#: per-env defaults applied when ``--env`` names a real environment
-REAL_ENV_DEFAULTS = {"max_steps": 50}
-
-
-def default_bank(env_name: str) -> str | None:
-    """The project's bank for ``env_name`` (``memory_data/<env>/skills.json``), if it exists."""
-    from pathlib import Path
-
-    for base in (Path.cwd(), Path(__file__).resolve().parents[2]):
-        path = base / "memory_data" / env_name / "skills.json"
-        if path.is_file():
-            return str(path)
-    return None
+#: the config of the main job (``skillrl train --local`` with no ``--env``)
+MAIN_JOB_CONFIG = "main_job"
+#: the config ``--env`` selects an environment in (the toy quick start's settings)
+ENV_CONFIG = "local_quickstart"
 
 VERL_HINT = (
     "the verl (GPU cluster) trainer is launched with Hydra: `python -m skillrl.main <overrides>` "
@@ -54,94 +29,108 @@ VERL_HINT = (
 )
 
 
-def parse_value(text: str) -> Any:
-    """``key=value`` value: JSON when it parses (numbers, bools, lists, objects, null), Python-style
-    ``True``/``False``/``None`` too, else the raw string."""
-    lowered = {"true": True, "false": False, "none": None, "null": None}
-    if text.lower() in lowered:
-        return lowered[text.lower()]
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        return text
+def hydra_quote(value: str) -> str:
+    """``value`` as a quoted Hydra override value (paths with spaces, commas or ``=`` stay one string).
+
+    >>> hydra_quote("/tmp/my bank's.json")
+    "'/tmp/my bank\\\\'s.json'"
+    """
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def parse_overrides(args: list[str]) -> dict[str, Any]:
-    """``["lr=1e-4", "env_kwargs.split=valid_seen"]`` -> dict; anything else raises ``ValueError``."""
-    out: dict[str, Any] = {}
-    for arg in args:
-        key, sep, value = arg.partition("=")
-        key = key.strip().lstrip("+")
-        if not sep or not key or key.startswith("-"):
-            raise ValueError(f"unexpected argument {arg!r}: overrides look like key=value")
-        out[key] = parse_value(value)
+def flag_overrides(*, env: str | None = None, steps: int | None = None, output_dir: str | None = None,
+                   skills: str | None = None, no_skills: bool = False, model: str | None = None) -> list[str]:
+    """The Hydra overrides the convenience flags stand for.
+
+    >>> flag_overrides(env="webshop", steps=5, skills="b.json")
+    ['env=webshop', 'total_training_steps=5', 'env.use_skills_only_memory=true', "env.skills_only_memory.skills_json_path='b.json'"]
+    >>> flag_overrides(no_skills=True, model="/m")
+    ["model_path='/m'", 'env.use_skills_only_memory=false']
+    """
+    out = []
+    if env is not None:
+        out.append(f"env={env}")
+    if steps is not None:
+        out.append(f"total_training_steps={steps}")
+    if output_dir is not None:
+        out.append(f"output_dir={hydra_quote(output_dir)}")
+    if model is not None:
+        out.append(f"model_path={hydra_quote(model)}")
+    if no_skills:
+        out.append("env.use_skills_only_memory=false")
+    elif skills is not None:
+        out += ["env.use_skills_only_memory=true", f"env.skills_only_memory.skills_json_path={hydra_quote(skills)}"]
     return out
 
 
-def resolve_config(args: list[str], *, env: str | None = None, steps: int | None = None,
-                   output_dir: str | None = None, skills: str | None = None, no_skills: bool = False,
-                   model: str | None = None) -> Any:
+def resolve_config(overrides: list[str], *, config_name: str | None = None, env: str | None = None,
+                   **flags: Any) -> Any:
     """The ``LocalTrainConfig`` that ``skillrl train --local`` runs (pure: builds, never trains).
 
-    Without ``env`` (and no ``env_name=`` override) it is the main job (:data:`MAIN_JOB`) with the
-    project's ALFWorld bank unless ``no_skills``; ``key=value`` arguments win over every default.
+    ``config_name`` defaults to the main job, or to the quick start when ``env`` is given; the
+    flags' overrides come first, ``overrides`` (Hydra syntax) after them.
 
     Raises:
-        ValueError: malformed argument, unknown key, or an invalid value.
+        skillrl.trainer.config.ComposeError | skillrl.utils.config.ConfigError: a bad override or
+            value (the message names the key, the value and what is allowed).
     """
-    from skillrl.trainer.local.config import LocalTrainConfig
+    from skillrl.main import is_local, typed_config
+    from skillrl.trainer.config import compose
+    from skillrl.utils.config import ConfigError
 
-    overrides = parse_overrides(args)
-    cli_values = {"env_name": env, "total_training_steps": steps, "output_dir": output_dir, "model_path": model}
-    overrides.update({k: v for k, v in cli_values.items() if v is not None})
-    if "env_name" not in overrides:
-        overrides = {**MAIN_JOB, **overrides}
-        if skills is None and not no_skills:
-            skills = default_bank("alfworld")
-    elif overrides["env_name"] != "toy":
-        overrides = {**REAL_ENV_DEFAULTS, **overrides}  # the toy default (2 turns) is far too short
-    if skills is not None and not no_skills:
-        overrides.update(use_skills=True, skills_json_path=skills)
-    return LocalTrainConfig().with_overrides(overrides)
+    name = config_name or (ENV_CONFIG if env is not None else MAIN_JOB_CONFIG)
+    if config_name is not None and not is_local(compose(name)):
+        raise ConfigError("--config", name, f"a local-backend config such as {MAIN_JOB_CONFIG} or {ENV_CONFIG}")
+    return typed_config(compose(name, [*flag_overrides(env=env, **flags), *overrides]))
 
 
 def train(
     ctx: typer.Context,
     local: bool = typer.Option(False, "--local", help="Run the local single-process backend (CPU or one GPU)."),
-    env: str = typer.Option(None, "--env", help="Environment: alfworld, webshop, search, toy. Without it: the "
-                            "main job (a few steps on ALFWorld with the project's skill bank)."),
-    steps: int = typer.Option(None, "--steps", help="Training steps (total_training_steps)."),
-    output_dir: str = typer.Option(None, "--output-dir", help="Checkpoints, metrics.jsonl, TensorBoard logs."),
-    skills: str = typer.Option(None, "--skills", help="SkillBank JSON to inject (default for the main job: "
-                               "memory_data/alfworld/skills.json)."),
-    no_skills: bool = typer.Option(False, "--no-skills", help="Train without a skill bank."),
-    model: str = typer.Option(None, "--model", help="HF checkpoint path (default: the tiny built-in policy)."),
+    env: str = typer.Option(None, "--env", help="Environment (env=E on the quick-start config): alfworld, webshop, "
+                            "search, toy. Without it: the main job (configs/main_job.yaml)."),
+    steps: int = typer.Option(None, "--steps", help="Training steps (total_training_steps=N)."),
+    output_dir: str = typer.Option(None, "--output-dir", help="Checkpoints, metrics.jsonl, TensorBoard logs "
+                                   "(output_dir=D)."),
+    skills: str = typer.Option(None, "--skills", help="SkillBank JSON to inject (env.use_skills_only_memory=true "
+                               "env.skills_only_memory.skills_json_path=B)."),
+    no_skills: bool = typer.Option(False, "--no-skills", help="Train without a skill bank "
+                                   "(env.use_skills_only_memory=false)."),
+    model: str = typer.Option(None, "--model", help="HF checkpoint folder or hub id (model_path=P; default: the "
+                              "tiny built-in policy)."),
+    config: str = typer.Option(None, "--config", help="Config name in configs/ (default: main_job, or "
+                               "local_quickstart with --env)."),
+    json_out: bool = typer.Option(False, "--json", help="Print the result as one JSON object."),
 ) -> None:
-    """Train an agent with GRPO. Extra ``key=value`` arguments override LocalTrainConfig fields
-    (e.g. ``train_batch_size=8 env_kwargs.split=valid_seen``)."""
+    """Train an agent with GRPO. Extra arguments are Hydra overrides, as for `python -m skillrl.main`
+    (e.g. `train_batch_size=8 env.max_steps=4 env.skills_only_memory.top_k=3`); see
+    `python -m skillrl.main --config-name main_job --cfg job` for every key."""
     if not local:
         raise fail(VERL_HINT)
-    try:
-        config = resolve_config(list(ctx.args), env=env, steps=steps, output_dir=output_dir, skills=skills,
-                                no_skills=no_skills, model=model)
-    except (TypeError, ValueError) as exc:
+    from skillrl.main import USER_ERRORS
+    from skillrl.trainer.local.preflight import check_local_run
+
+    try:  # every setting is checked before torch, the envs or the model are loaded
+        cfg = resolve_config(list(ctx.args), config_name=config, env=env, steps=steps, output_dir=output_dir,
+                             skills=skills, no_skills=no_skills, model=model)
+        check_local_run(cfg)
+    except USER_ERRORS as exc:
         raise fail(str(exc)) from None
-
-    from agent_system.environments.base import get_env_spec
-
-    try:
-        get_env_spec(config.env_name)
-    except Exception as exc:
-        raise fail(str(exc)) from None
-
+    from skillrl.trainer.local.trainer import EpisodesFailedError
     from skillrl.trainer.local.trainer import train as run_training
-    from skillrl.utils.paths import DataNotFoundError
 
     try:
-        result = run_training(config)
-    except (DataNotFoundError, FileNotFoundError) as exc:
+        result = run_training(cfg)
+    except USER_ERRORS as exc:
         raise fail(str(exc)) from None
-    _print_result(result)
+    except EpisodesFailedError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(code=1) from None
+    if json_out:
+        typer.echo(json.dumps({**dataclasses.asdict(result), "metrics_path": f"{result.output_dir}/metrics.jsonl",
+                               "config": dataclasses.asdict(cfg)}, default=str))
+    else:
+        _print_result(result)
 
 
 def _print_result(result: Any) -> None:

@@ -14,7 +14,7 @@ advantage to the others). Every output carries the episode score as ``reward_sco
 Row format (written by ``examples/data_preprocess/prepare.py``): ``extra_info`` holds
 ``env_name``, ``seed``, ``split`` and optionally ``task`` (an env-specific game id that wins
 over the seed). The env settings (data dir, max steps, skills) come from the ``env`` section of
-the trainer config (:func:`env_loop_settings`).
+the trainer config (:func:`env_settings`).
 """
 
 from __future__ import annotations
@@ -31,8 +31,10 @@ from typing import Any
 
 from agent_system.environments.base import TextEnv, get_env_spec
 from skillrl.agent.episode import Episode, Generation
-from skillrl.agent.loop import EpisodeConfig, SkillSource, run_episode
+from skillrl.agent.loop import SkillSource, run_episode
+from skillrl.skills.config import SkillsConfig
 from skillrl.trainer import _verl
+from skillrl.trainer.config import EnvConfig, load_config
 from skillrl.trainer.bank_service import (
     BankService,
     BankServiceError,
@@ -50,62 +52,18 @@ AGENT_LOOP_NAME = "skillrl_env_agent"
 AGENT_LOOP_TARGET = "skillrl.trainer.verl_agent_loop.EnvAgentLoop"
 
 
-# --- settings (pure) ------------------------------------------------------------------------
+# --- settings ------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class EnvLoopSettings:
-    """What the agent loop needs from the ``env`` config section, as plain values."""
-
-    env_name: str
-    """Default env kind (a row's ``extra_info.env_name`` wins)."""
-    env_kwargs: Mapping[str, Any] = field(default_factory=dict)
-    """Extra keyword arguments for the env factory (``data_dir`` is added when set)."""
-    max_steps: int = 50
-    """Turns per episode."""
-    history_length: int = 2
-    """Recent turns shown in the prompt."""
-    use_skills: bool = False
-    """Inject retrieved skills (``env.use_skills_only_memory``)."""
-    skills_json_path: str | None = None
-    retrieval_mode: str = "template"
-    top_k: int = 6
-    task_specific_top_k: int | None = None
-    max_skill_tokens: int | None = None
-    embedding_model_path: str | None = None
-    bank_actor_name: str = "skillrl_skill_bank"
-    """Name of the Ray actor serving the bank."""
-
-
-def env_loop_settings(env_cfg: Mapping[str, Any]) -> EnvLoopSettings:
-    """Build :class:`EnvLoopSettings` from the (resolved, plain-dict) ``env`` config section.
+def env_settings(env_cfg: Any) -> EnvConfig:
+    """The trainer config's ``env`` section (an OmegaConf node or a plain mapping) as an
+    :class:`~skillrl.trainer.config.EnvConfig`.
 
     Raises:
-        ValueError: ``env_name`` missing, or skills switched on without ``skills_json_path``.
+        skillrl.utils.config.ConfigError: a missing ``env_name``, a bad value or an unknown key
+            (the message names ``env.<key>``).
     """
-    if not env_cfg or not env_cfg.get("env_name"):
-        raise ValueError("the trainer config has no env.env_name (compose configs/env/<name>.yaml)")
-    skills = dict(env_cfg.get("skills_only_memory") or {})
-    env_kwargs = dict(env_cfg.get("env_kwargs") or {})
-    if env_cfg.get("data_dir"):
-        env_kwargs.setdefault("data_dir", str(env_cfg["data_dir"]))
-    use_skills = bool(env_cfg.get("use_skills_only_memory", False))
-    if use_skills and not skills.get("skills_json_path"):
-        raise ValueError("env.use_skills_only_memory=True needs env.skills_only_memory.skills_json_path")
-    return EnvLoopSettings(
-        env_name=str(env_cfg["env_name"]),
-        env_kwargs=env_kwargs,
-        max_steps=int(env_cfg.get("max_steps", 50)),
-        history_length=int(env_cfg.get("history_length", 2)),
-        use_skills=use_skills,
-        skills_json_path=skills.get("skills_json_path"),
-        retrieval_mode=str(skills.get("retrieval_mode", "template")),
-        top_k=int(skills.get("top_k", 6)),
-        task_specific_top_k=skills.get("task_specific_top_k"),
-        max_skill_tokens=skills.get("max_skill_tokens"),
-        embedding_model_path=skills.get("embedding_model_path"),
-        bank_actor_name=str(skills.get("bank_actor_name") or "skillrl_skill_bank"),
-    )
+    return load_config(EnvConfig, env_cfg, key="env")
 
 
 @dataclass(frozen=True)
@@ -148,14 +106,6 @@ def row_task(row: Mapping[str, Any], default_env: str) -> RowTask:
         task=str(task) if task not in (None, "") else None,
         split=str(split) if split not in (None, "") else None,
     )
-
-
-def env_factory_kwargs(settings: EnvLoopSettings, split: str | None) -> dict[str, Any]:
-    """Keyword arguments for ``spec.make`` (config ``env_kwargs``, ``data_dir``, the row's split)."""
-    kwargs = dict(settings.env_kwargs)
-    if split is not None:
-        kwargs["split"] = split
-    return kwargs
 
 
 # --- per-episode records -> verl outputs (pure) ----------------------------------------------
@@ -358,28 +308,20 @@ _RETRIEVERS: dict[tuple, RetrieverCache] = {}
 _RETRIEVERS_LOCK = threading.Lock()
 
 
-def build_skill_source(bank_json: str, version: int, settings: EnvLoopSettings, env_name: str) -> SkillSource:
+def build_skill_source(bank_json: str, version: int, settings: SkillsConfig, env_name: str) -> SkillSource:
     """Default builder: a ``skillrl.skills`` retriever over the bank snapshot, routing tasks with
     the env's taxonomy."""
     from skillrl import skills as _skills
 
     bank = _skills.SkillBank.from_dict(json.loads(bank_json))
-    return _skills.build_retriever(
-        bank,
-        taxonomy=get_env_spec(env_name).taxonomy,
-        mode=settings.retrieval_mode,
-        top_k=settings.top_k,
-        task_specific_top_k=settings.task_specific_top_k,
-        max_skill_tokens=settings.max_skill_tokens,
-        embedding_model_path=settings.embedding_model_path,
-    )
+    return _skills.build_retriever(bank, taxonomy=get_env_spec(env_name).taxonomy, **settings.retriever_kwargs())
 
 
 #: replaced in tests to avoid building real retrievers
-SKILL_SOURCE_BUILDER: Callable[[str, int, EnvLoopSettings, str], SkillSource] = build_skill_source
+SKILL_SOURCE_BUILDER: Callable[[str, int, SkillsConfig, str], SkillSource] = build_skill_source
 
 
-def connect_bank_service(settings: EnvLoopSettings) -> BankService:
+def connect_bank_service(settings: SkillsConfig) -> BankService:
     """The shared bank: the named Ray actor when Ray runs, else an in-process store.
 
     An existing actor is attached to without reading any file (worker nodes need not see the
@@ -410,10 +352,9 @@ def connect_bank_service(settings: EnvLoopSettings) -> BankService:
     return InProcessBankService(read())
 
 
-def skill_cache(settings: EnvLoopSettings, env_name: str) -> RetrieverCache:
+def skill_cache(settings: SkillsConfig, env_name: str) -> RetrieverCache:
     """This process's retriever cache for ``settings`` (one bank-service connection each)."""
-    key = (settings.bank_actor_name, settings.skills_json_path, settings.retrieval_mode, settings.top_k,
-           settings.task_specific_top_k, settings.max_skill_tokens, settings.embedding_model_path, env_name)
+    key = (settings, env_name)
     with _RETRIEVERS_LOCK:
         cache = _RETRIEVERS.get(key)
         if cache is None:
@@ -441,7 +382,7 @@ class EnvAgentLoop(_verl.AgentLoopBase):
         env_cfg = self.config.get("env")
         if env_cfg is None:
             raise ValueError("the trainer config has no `env` section; compose configs/skillrl_trainer.yaml")
-        self.settings = env_loop_settings(OmegaConf.to_container(env_cfg, resolve=True))
+        self.settings = env_settings(OmegaConf.to_container(env_cfg, resolve=True))
         self.response_length = int(self.rollout_config.response_length)
 
     def _decode(self, ids: list[int]) -> str:
@@ -450,10 +391,10 @@ class EnvAgentLoop(_verl.AgentLoopBase):
     async def run(self, sampling_params: dict[str, Any], **kwargs: Any) -> list[Any]:
         task = row_task(kwargs, self.settings.env_name)
         spec = get_env_spec(task.env_name)
-        make_kwargs = env_factory_kwargs(self.settings, task.split)
+        make_kwargs = self.settings.factory_kwargs(task.split)
         skills = None
-        if self.settings.use_skills:
-            cache = await asyncio.to_thread(skill_cache, self.settings, task.env_name)
+        if self.settings.skills is not None:
+            cache = await asyncio.to_thread(skill_cache, self.settings.skills, task.env_name)
             skills = await asyncio.to_thread(cache.get)
         policy = ServerPolicy(
             encode=self.ct_build_initial_tokens,
@@ -471,7 +412,7 @@ class EnvAgentLoop(_verl.AgentLoopBase):
                 seed=task.seed,
                 task=task.task,
                 skills=skills,
-                config=EpisodeConfig(max_steps=self.settings.max_steps, history_length=self.settings.history_length),
+                config=self.settings.episode,
             )
         except BaseException:
             EnvPool.discard(env)

@@ -23,7 +23,7 @@ from skillrl.utils.metrics import success_by_task_type, success_metrics
 from skillrl.trainer import _verl
 from skillrl.trainer.bank_service import BankService, BankSnapshot
 from skillrl.trainer.evolution import EvolutionHook, LoggingEvolutionHook, ValidationReport
-from skillrl.trainer.verl_agent_loop import connect_bank_service, env_loop_settings
+from skillrl.trainer.verl_agent_loop import connect_bank_service, env_settings
 
 log = logging.getLogger(__name__)
 
@@ -146,23 +146,22 @@ class SkillRLTrainer(_verl.PPOTrainerSync):
         super().__init__(config)
         from omegaconf import OmegaConf
 
-        env_cfg = OmegaConf.to_container(config.env, resolve=True)
-        self.skill_settings = env_loop_settings(env_cfg)
-        skills = env_cfg.get("skills_only_memory") or {}
+        self.env_settings = env_settings(OmegaConf.to_container(config.env, resolve=True))
+        skills = self.env_settings.skills_only_memory
         self.bank_service: BankService | None = None
         self._hook_args = dict(
-            target=skills.get("evolution_hook"),
-            enabled=bool(skills.get("enable_dynamic_update", False)),
-            update_threshold=float(skills.get("update_threshold", 0.4)),
-            max_new_skills=int(skills.get("max_new_skills", 3)),
+            target=skills.evolution_hook,
+            enabled=skills.enable_dynamic_update,
+            update_threshold=skills.update_threshold,
+            max_new_skills=skills.max_new_skills,
         )
         self.evolution_hook: EvolutionHook = LoggingEvolutionHook()
         self._last_report: ValidationReport | None = None
 
     def init(self) -> None:
-        if self.skill_settings.use_skills:
+        if self.env_settings.skills is not None:
             # create the named bank actor before any agent-loop worker asks for it
-            self.bank_service = connect_bank_service(self.skill_settings)
+            self.bank_service = connect_bank_service(self.env_settings.skills)
             if str(self.config.trainer.get("resume_mode", "auto")) != "disable":
                 saved = latest_bank_checkpoint(self.config.trainer.default_local_dir)
                 if saved is not None:  # resuming: continue with the bank saved beside the model

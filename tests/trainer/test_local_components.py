@@ -27,15 +27,17 @@ def test_doctests(name):
     assert result.attempted > 0 and result.failed == 0
 
 
-def test_config_overrides_and_validation():
-    c = LocalTrainConfig().with_overrides({"lr": 1e-4, "env_kwargs.split": "valid_seen", "loggers": ["jsonl"]})
-    assert c.lr == 1e-4 and c.env_kwargs == {"split": "valid_seen"} and c.loggers == ("jsonl",)
-    with pytest.raises(ValueError, match="unknown config key"):
-        LocalTrainConfig().with_overrides({"learning_rate": 1})
-    with pytest.raises(ValueError, match="unknown logger"):
+def test_config_checks_name_the_field():
+    from skillrl.trainer.config import EnvConfig
+    from skillrl.utils.config import ConfigError
+
+    with pytest.raises(ConfigError, match=r"loggers: \['wandb'\] \(allowed: a list of console, jsonl, tensorboard\)"):
         LocalTrainConfig(loggers=("wandb",))
-    with pytest.raises(ValueError, match="skills_json_path"):
-        LocalTrainConfig(use_skills=True)
+    with pytest.raises(ConfigError, match="skills_only_memory.skills_json_path"):
+        LocalTrainConfig(env=EnvConfig(env_name="toy", use_skills_only_memory=True))
+    with pytest.raises(ConfigError, match="device: 'tpu'"):
+        LocalTrainConfig(device="tpu")
+    assert LocalTrainConfig(loggers=["jsonl"]).loggers == ("jsonl",)
     assert "train_batch_size" in LocalTrainConfig.field_names()
 
 

@@ -6,11 +6,13 @@ Seed 0 runs in the default suite (about 3 minutes on 2 cores); seed 1 is marked 
 (``pytest -m slow tests/trainer/test_local_learning.py``).
 """
 
+import dataclasses
 import time
 
 import pytest
 
-from skillrl.trainer.local.config import LocalTrainConfig
+from skillrl.trainer.config import RolloutConfig
+from skillrl.trainer.local.config import LocalTrainConfig, toy_env
 from skillrl.trainer.local.trainer import train
 
 LEARN_STEPS = 60
@@ -19,8 +21,9 @@ HOLD_STEPS = 20
 
 @pytest.mark.parametrize("seed", [0, pytest.param(1, marks=pytest.mark.slow)])
 def test_toy_reward_rises_and_holds(tmp_path, seed):
-    cfg = LocalTrainConfig(env_name="toy", seed=seed, total_training_steps=LEARN_STEPS + HOLD_STEPS,
-                           train_batch_size=16, rollout_n=8, warmup_steps=300, val_batch_size=64,
+    env = dataclasses.replace(toy_env(), seed=seed, rollout=RolloutConfig(n=8))
+    cfg = LocalTrainConfig(env=env, total_training_steps=LEARN_STEPS + HOLD_STEPS,
+                           train_batch_size=16, warmup_steps=300, val_batch_size=64,
                            output_dir=str(tmp_path / "run"), progress=False, cpu_threads=1, loggers=("jsonl",))
     t0 = time.perf_counter()
     result = train(cfg)

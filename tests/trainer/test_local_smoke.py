@@ -1,11 +1,14 @@
 """Smoke runs of the local backend: toy end to end (skills, all loggers), ALFWorld, and the CLI."""
 
+import dataclasses
 import json
 
 import pytest
 from typer.testing import CliRunner
 
-from skillrl.trainer.local.config import LocalTrainConfig
+from skillrl.skills.config import SkillsConfig
+from skillrl.trainer.config import EnvConfig, RolloutConfig
+from skillrl.trainer.local.config import LocalTrainConfig, toy_env
 from skillrl.trainer.local.trainer import train
 
 TOY_BANK = {
@@ -17,8 +20,12 @@ TOY_BANK = {
 }
 
 
+def _toy(**kw) -> EnvConfig:
+    return dataclasses.replace(toy_env(), rollout=RolloutConfig(n=2), **kw)
+
+
 def _tiny_run(tmp_path, **kw):
-    base = dict(env_name="toy", train_batch_size=2, rollout_n=2, total_training_steps=2, warmup_steps=5,
+    base = dict(env=_toy(), train_batch_size=2, total_training_steps=2, warmup_steps=5,
                 warmup_episodes=8, val_batch_size=4, output_dir=str(tmp_path / "out"), progress=False,
                 cpu_threads=1, max_new_tokens=8)
     base.update(kw)
@@ -38,11 +45,11 @@ def test_toy_run_with_skills_writes_checkpoint_bank_and_metrics(tmp_path):
     bank = tmp_path / "bank.json"
     bank.write_text(json.dumps(TOY_BANK))
     hook = RecordingHook()
-    cfg = LocalTrainConfig(env_name="toy", train_batch_size=2, rollout_n=2, total_training_steps=2, warmup_steps=5,
+    env = _toy(use_skills_only_memory=True, skills_only_memory=SkillsConfig(skills_json_path=str(bank)))
+    cfg = LocalTrainConfig(env=env, train_batch_size=2, total_training_steps=2, warmup_steps=5,
                            warmup_episodes=8, val_batch_size=6, output_dir=str(tmp_path / "out"), progress=False,
-                           cpu_threads=1, max_new_tokens=8, use_skills=True, skills_json_path=str(bank),
-                           loggers=("console", "jsonl", "tensorboard"), test_freq=1, save_freq=1,
-                           val_before_train=True, kl_coef=0.01)
+                           cpu_threads=1, max_new_tokens=8, loggers=("console", "jsonl", "tensorboard"), test_freq=1,
+                           save_freq=1, val_before_train=True, kl_coef=0.01)
     result = train(cfg, evolution_hook=hook)
     ck = tmp_path / "out" / "checkpoints" / "global_step_2"
     assert result.checkpoint_dir == str(ck)
@@ -86,10 +93,12 @@ def test_alfworld_smoke(tmp_path):
     from pathlib import Path
 
     bank = Path(__file__).resolve().parents[2] / "memory_data" / "alfworld" / "skills.json"
-    cfg = LocalTrainConfig(env_name="alfworld", env_kwargs={"split": "valid_seen"}, train_batch_size=2, rollout_n=2,
-                           max_steps=3, total_training_steps=1, warmup_steps=3, warmup_episodes=1,
+    env = EnvConfig(env_name="alfworld", train_split="valid_seen", val_split="valid_seen", max_steps=3,
+                    rollout=RolloutConfig(n=2), use_skills_only_memory=bank.is_file(),
+                    skills_only_memory=SkillsConfig(skills_json_path=str(bank) if bank.is_file() else None))
+    cfg = LocalTrainConfig(env=env, train_batch_size=2, total_training_steps=1, warmup_steps=3, warmup_episodes=1,
                            val_batch_size=2, max_new_tokens=12, output_dir=str(tmp_path / "alf"), progress=False,
-                           cpu_threads=1, use_skills=bank.is_file(), skills_json_path=str(bank) if bank.is_file() else None)
+                           cpu_threads=1)
     result = train(cfg)
     ck = Path(result.checkpoint_dir)
     assert (ck / "model.safetensors").is_file() and (ck / "trainer_state.json").is_file()
@@ -101,20 +110,24 @@ def test_alfworld_smoke(tmp_path):
     assert set(result.success_by_type) <= set(__import__("agent_system.environments.alfworld", fromlist=["x"]).TASK_TYPES)
 
 
-def test_cli_local_toy_and_verl_hint(tmp_path):
+def test_cli_local_toy_json_and_verl_hint(tmp_path):
     from skillrl.cli import app
 
     runner = CliRunner()
-    out = runner.invoke(app, ["train", "--local", "--steps", "1", "--output-dir", str(tmp_path / "cli"),
-                              "train_batch_size=2", "rollout_n=2", "warmup_steps=2", "warmup_episodes=4",
+    out = runner.invoke(app, ["train", "--local", "--env", "toy", "--steps", "1", "--output-dir", str(tmp_path / "cli"),
+                              "--json", "train_batch_size=2", "env.rollout.n=2", "warmup_steps=2", "warmup_episodes=4",
                               "val_batch_size=3", "progress=false", "cpu_threads=1"])
     assert out.exit_code == 0, out.output
-    assert "validation success by task type" in out.output and "checkpoint:" in out.output
+    result = json.loads(out.stdout)
+    assert result["steps"] == 1 and len(result["reward_history"]) == 1
+    assert result["checkpoint_dir"] == str(tmp_path / "cli" / "checkpoints" / "global_step_1")
+    assert result["config"]["env"]["rollout"]["n"] == 2 and result["config"]["train_batch_size"] == 2
+    assert sum(total for _, total in result["success_by_type"].values()) == 3
     assert (tmp_path / "cli" / "checkpoints" / "global_step_1").is_dir()
     hint = runner.invoke(app, ["train"])
     assert hint.exit_code == 2 and "python -m skillrl.main" in hint.output
-    bad = runner.invoke(app, ["train", "--local", "no_such_key=1"])
-    assert bad.exit_code == 2 and "unknown config key" in bad.output
+    bad = runner.invoke(app, ["train", "--local", "rollout_n=1"])
+    assert bad.exit_code == 2 and "unknown config key 'rollout_n'" in bad.output
 
 
 def test_env_workers_path(tmp_path):
@@ -124,21 +137,23 @@ def test_env_workers_path(tmp_path):
     assert sum(t for _, t in result.success_by_type.values()) == 2
 
 
-def test_main_job_defaults_resolve_to_alfworld_with_the_project_bank():
-    from skillrl.cli.train import MAIN_JOB, resolve_config
+def test_the_flags_are_overrides_on_the_main_job_or_the_quick_start(tmp_path):
+    from skillrl.cli.train import resolve_config
 
-    cfg = resolve_config([])
-    assert cfg.env_name == "alfworld" and cfg.use_skills
-    assert cfg.skills_json_path.endswith("memory_data/alfworld/skills.json")
-    assert cfg.val_before_train and cfg.test_freq == MAIN_JOB["test_freq"]
-    assert cfg.total_training_steps == MAIN_JOB["total_training_steps"]
-    # key=value wins over the main-job defaults; --no-skills switches the bank off
-    cfg = resolve_config(["train_batch_size=2", "env_kwargs.split=valid_seen"], no_skills=True)
-    assert cfg.train_batch_size == 2 and cfg.env_kwargs["split"] == "valid_seen" and not cfg.use_skills
-    # an explicit env leaves the main job alone
+    job = resolve_config([])
+    assert job.env.env_name == "alfworld" and job.env.skills is not None
+    assert job.env.skills.skills_json_path.endswith("memory_data/alfworld/skills.json")
+    assert job.val_before_train and job.total_training_steps == 3
+    # overrides win over the job's values; --no-skills switches the bank off
+    cfg = resolve_config(["train_batch_size=2", "env.val_split=valid_unseen"], no_skills=True)
+    assert cfg.train_batch_size == 2 and cfg.env.val_split == "valid_unseen" and cfg.env.skills is None
+    # --env selects the env on the quick-start config: the env's own values, skills off
     toy = resolve_config([], env="toy")
-    assert toy.env_name == "toy" and not toy.use_skills and toy.max_steps == 2
-    web = resolve_config([], env="webshop", skills="memory_data/webshop/skills.json")
-    assert web.max_steps == 50 and web.use_skills
-    with pytest.raises(ValueError, match="unknown config key"):
-        resolve_config(["no_such_key=1"])
+    assert toy == resolve_config([], config_name="local_quickstart")
+    assert toy.env.max_steps == 2 and toy.env.skills is None and toy.total_training_steps == 100
+    web = resolve_config([], env="webshop", skills="memory_data/webshop/skills.json", steps=7,
+                         output_dir=str(tmp_path / "a b,c"), model="/m")
+    assert web.env.max_steps == 15 and web.env.skills.skills_json_path == "memory_data/webshop/skills.json"
+    assert web.total_training_steps == 7 and web.output_dir == str(tmp_path / "a b,c") and web.model_path == "/m"
+    # an explicit override after the flag wins
+    assert resolve_config(["total_training_steps=9"], env="toy", steps=7).total_training_steps == 9

@@ -243,14 +243,17 @@ def test_server_policy_cuts_responses_before_decoding():
 
 
 def test_settings_and_rows():
-    s = val.env_loop_settings({"env_name": "alfworld", "data_dir": "/d", "max_steps": 3,
-                               "skills_only_memory": {"top_k": 2}})
-    assert (s.env_name, s.max_steps, s.top_k, s.use_skills) == ("alfworld", 3, 2, False)
-    assert val.env_factory_kwargs(s, "valid_seen") == {"data_dir": "/d", "split": "valid_seen"}
-    with pytest.raises(ValueError, match="skills_json_path"):
-        val.env_loop_settings({"env_name": "toy", "use_skills_only_memory": True})
-    with pytest.raises(ValueError, match="env_name"):
-        val.env_loop_settings({})
+    s = val.env_settings({"env_name": "alfworld", "data_dir": "/d", "max_steps": 3,
+                          "skills_only_memory": {"top_k": 2}})
+    assert (s.env_name, s.max_steps, s.skills_only_memory.top_k, s.skills) == ("alfworld", 3, 2, None)
+    assert s.episode.max_steps == 3
+    assert s.factory_kwargs("valid_seen") == {"data_dir": "/d", "split": "valid_seen"}
+    with pytest.raises(ValueError, match="env.skills_only_memory.skills_json_path"):
+        val.env_settings({"env_name": "toy", "use_skills_only_memory": True})
+    with pytest.raises(ValueError, match="env.env_name"):
+        val.env_settings({})
+    with pytest.raises(ValueError, match="env.max_steps: 'x'"):
+        val.env_settings({"env_name": "toy", "max_steps": "x"})
     t = val.row_task({"extra_info": {"env_name": "webshop", "seed": np.int64(4), "task": "g12", "split": None}}, "x")
     assert t == val.RowTask("webshop", 4, "g12", None)
 
@@ -258,9 +261,8 @@ def test_settings_and_rows():
 def test_doctests():
     import doctest
 
-    from skillrl import main
-    from skillrl.trainer import verl_trainer
+    from skillrl.trainer import config, verl_trainer
 
-    for mod in (val, verl_trainer, main):
+    for mod in (val, verl_trainer, config):
         result = doctest.testmod(mod)
         assert result.attempted > 0 and result.failed == 0

@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from hydra import compose as _compose
-from hydra import initialize_config_dir
-
-CONFIG_DIR = str(Path(__file__).resolve().parents[2] / "configs")
+from skillrl.trainer.config import compose as _compose
 
 CHAT_TEMPLATE = (
     "{% for m in messages %}{{ m['role'] }} : {{ m['content'] }} {% endfor %}"
@@ -16,9 +11,8 @@ CHAT_TEMPLATE = (
 
 
 def compose(name: str, overrides: list[str] | None = None):
-    """Compose ``configs/<name>.yaml`` (verl's configs on the search path)."""
-    with initialize_config_dir(config_dir=CONFIG_DIR, version_base=None):
-        return _compose(name, overrides=list(overrides or []))
+    """Compose ``configs/<name>.yaml`` (verl's configs on the search path, the schemas registered)."""
+    return _compose(name, list(overrides or []))
 
 
 def toy_tokenizer(extra_texts: list[str] | None = None):

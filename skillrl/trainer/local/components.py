@@ -55,11 +55,10 @@ class SkillsSetup:
     source_path: str | None = None
 
 
-def build_skills(env_name: str, *, skills_json_path: str | None, retrieval_mode: str, top_k: int,
-                 task_specific_top_k: int | None, max_skill_tokens: int | None,
-                 embedding_model_path: str | None) -> SkillsSetup:
-    """Load the SkillBank and build a retriever (``skillrl.skills``) routing tasks with the env's
-    taxonomy (``EnvSpec.taxonomy``); ``None`` path -> skills off."""
+def build_skills(env_name: str, *, skills_json_path: str | None, retriever_kwargs: Mapping[str, Any]) -> SkillsSetup:
+    """Load the SkillBank and build a retriever (``skillrl.skills.build_retriever`` with
+    ``retriever_kwargs``) routing tasks with the env's taxonomy (``EnvSpec.taxonomy``);
+    ``None`` path -> skills off."""
     if not skills_json_path:
         return SkillsSetup()
     from agent_system.environments import get_env_spec
@@ -67,11 +66,7 @@ def build_skills(env_name: str, *, skills_json_path: str | None, retrieval_mode:
     from skillrl.skills.retrieval import build_retriever
 
     bank = SkillBank.load(skills_json_path)
-    kwargs: dict[str, Any] = {"mode": retrieval_mode, "top_k": top_k, "task_specific_top_k": task_specific_top_k,
-                              "max_skill_tokens": max_skill_tokens}
-    if embedding_model_path:
-        kwargs["embedding_model_path"] = embedding_model_path
-    retriever = build_retriever(bank, taxonomy=get_env_spec(env_name).taxonomy, **kwargs)
+    retriever = build_retriever(bank, taxonomy=get_env_spec(env_name).taxonomy, **retriever_kwargs)
     return SkillsSetup(bank=bank, retriever=retriever, source_path=str(skills_json_path))
 
 

@@ -1,36 +1,51 @@
 """Typed configuration of the local (single-process) training backend.
 
-One flat dataclass with a docstring per field (CleanRL style). The Hydra path and the CLI map
-their options onto it; the trainer turns it into components with builder functions, and the
-components themselves only ever see plain arguments.
+One dataclass with a docstring per field (CleanRL style). Its ``env`` section is the same
+:class:`~skillrl.trainer.config.EnvConfig` the verl path reads (original flag names:
+``env.max_steps``, ``env.rollout.n``, ``env.skills_only_memory.top_k``, ...); the other fields
+are the local trainer's own. It is also the Hydra schema of the local configs
+(``configs/local_quickstart.yaml``, ``configs/main_job.yaml``), so ``python -m skillrl.main
+--config-name local_quickstart lr=1e-3`` and ``skillrl train --local lr=1e-3`` set the same
+field. The trainer turns it into components with builder functions; the components only ever
+see plain arguments.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields, replace
-from typing import Any, Literal
+import re
+from dataclasses import dataclass, field, fields
+
+from skillrl.trainer.config import EnvConfig
+from skillrl.utils.config import check_choice, check_int, check_number, require
 
 LOGGERS = ("console", "jsonl", "tensorboard")
+#: verl's loss aggregation modes (``verl.trainer.ppo.core_algos.agg_loss``)
+LOSS_AGG_MODES = ("token-mean", "seq-mean-token-sum", "seq-mean-token-mean", "seq-mean-token-sum-norm")
+_DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
+
+
+def toy_env() -> EnvConfig:
+    """The built-in toy task (no data needed), as in ``configs/env/toy.yaml``."""
+    return EnvConfig(env_name="toy", max_steps=2, train_split="train", val_split="test")
 
 
 @dataclass(frozen=True)
 class LocalTrainConfig:
-    """Everything the local GRPO trainer needs. Defaults learn the built-in ``toy`` task on CPU."""
+    """Everything the local GRPO trainer needs. Defaults learn the built-in ``toy`` task on CPU.
 
-    # --- environment -------------------------------------------------------------------
-    env_name: str = "toy"
-    """Registered environment kind (``toy``, ``alfworld``, ``webshop``, ``search``)."""
-    env_kwargs: dict[str, Any] = field(default_factory=dict)
-    """Keyword arguments for the training env factory (``data_dir``, ``split``, ...)."""
-    val_env_kwargs: dict[str, Any] | None = None
-    """Keyword arguments for validation envs; None reuses ``env_kwargs``."""
-    max_steps: int = 2
-    """Environment turns per episode before truncation."""
-    history_length: int = 2
-    """Recent (observation, action) turns shown in each prompt."""
+    Raises:
+        skillrl.utils.config.ConfigError: a value outside what is allowed (the message names
+            the field, the value and what is allowed).
+    """
+
+    # --- environment, episodes, skills (shared with the verl path) ---------------------
+    env: EnvConfig = field(default_factory=toy_env)
+    """The env section: env kind and factory settings, ``max_steps``/``history_length``,
+    ``rollout.n`` (the GRPO group), ``seed``, and the skill bank (``use_skills_only_memory``,
+    ``skills_only_memory.*``)."""
     num_env_workers: int = 0
     """0 runs envs in this process; >0 runs them in that many worker processes through
-    ``agent_system.environments.manager.EnvironmentManager`` (when available)."""
+    ``agent_system.environments.manager.EnvironmentManager``."""
 
     # --- policy ------------------------------------------------------------------------
     model_path: str | None = None
@@ -49,27 +64,9 @@ class LocalTrainConfig:
     max_prompt_tokens: int | None = None
     """Prompts longer than this keep their last tokens (None: no limit)."""
 
-    # --- skills ------------------------------------------------------------------------
-    use_skills: bool = False
-    """Inject retrieved skills into every prompt (needs ``skills_json_path``)."""
-    skills_json_path: str | None = None
-    """SkillBank JSON to load; the bank is copied into each checkpoint."""
-    retrieval_mode: str = "template"
-    """Retriever name (``template`` or ``embedding``)."""
-    top_k: int = 6
-    """General skills per prompt."""
-    task_specific_top_k: int | None = None
-    """Task-specific skills per prompt (None: all of the task type)."""
-    max_skill_tokens: int | None = None
-    """Budget for the rendered skill block (None: unlimited)."""
-    embedding_model_path: str | None = None
-    """Sentence-embedding model for ``retrieval_mode=embedding``."""
-
     # --- GRPO / PPO --------------------------------------------------------------------
     train_batch_size: int = 16
-    """Distinct tasks per training step."""
-    rollout_n: int = 8
-    """Rollouts per task (the GRPO group; all copies share the env seed)."""
+    """Distinct tasks per training step (each played ``env.rollout.n`` times)."""
     total_training_steps: int = 100
     """Training steps (one rollout batch + PPO update each)."""
     lr: float | None = None
@@ -111,46 +108,40 @@ class LocalTrainConfig:
     """Show a tqdm progress bar."""
 
     # --- runtime -----------------------------------------------------------------------
-    seed: int = 0
-    """Seeds torch/random and the task sampler."""
-    device: Literal["auto", "cpu", "cuda"] | str = "auto"
-    """``auto`` picks CUDA when available."""
+    device: str = "auto"
+    """``auto`` (CUDA when available), ``cpu``, ``cuda``, ``cuda:N`` or ``mps``."""
     cpu_threads: int | None = None
     """``torch.set_num_threads`` for CPU runs (None: torch's default). On a busy machine 1 is
     often several times faster than oversubscribed threads."""
 
     def __post_init__(self) -> None:
-        bad = [name for name in self.loggers if name not in LOGGERS]
-        if bad:
-            raise ValueError(f"unknown logger(s) {bad}; choose from {list(LOGGERS)}")
-        for name in ("train_batch_size", "rollout_n", "max_steps", "ppo_epochs", "ppo_mini_batches",
-                     "max_new_tokens", "val_batch_size", "micro_batch_size"):
-            if int(getattr(self, name)) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.total_training_steps < 0:
-            raise ValueError("total_training_steps must be >= 0")
-        if self.use_skills and not self.skills_json_path:
-            raise ValueError("use_skills=True needs skills_json_path")
+        require(isinstance(self.env, EnvConfig), "env", self.env, "an EnvConfig")
+        loggers = self.loggers
+        require(isinstance(loggers, (list, tuple)), "loggers", loggers, "a list of " + ", ".join(LOGGERS))
+        object.__setattr__(self, "loggers", tuple(loggers))
+        for name in self.loggers:
+            require(name in LOGGERS, "loggers", list(self.loggers), "a list of " + ", ".join(LOGGERS))
+        for name in ("train_batch_size", "ppo_epochs", "ppo_mini_batches", "max_new_tokens", "val_batch_size",
+                     "micro_batch_size", "warmup_episodes"):
+            check_int(name, getattr(self, name), minimum=1)
+        for name in ("total_training_steps", "test_freq", "save_freq", "num_env_workers"):
+            check_int(name, getattr(self, name), minimum=0)
+        check_int("warmup_steps", self.warmup_steps, minimum=0, optional=True)
+        check_int("max_prompt_tokens", self.max_prompt_tokens, minimum=1, optional=True)
+        check_int("cpu_threads", self.cpu_threads, minimum=1, optional=True)
+        check_number("lr", self.lr, minimum=0.0, exclusive_minimum=True, optional=True)
+        for name in ("temperature", "val_temperature", "weight_decay", "kl_coef"):
+            check_number(name, getattr(self, name), minimum=0.0)
+        for name in ("clip_ratio", "grad_clip"):
+            check_number(name, getattr(self, name), minimum=0.0, exclusive_minimum=True)
+        check_choice("loss_agg_mode", self.loss_agg_mode, LOSS_AGG_MODES)
+        require(isinstance(self.device, str) and _DEVICE.fullmatch(self.device) is not None, "device", self.device,
+                "auto, cpu, cuda, cuda:N or mps")
+        require(isinstance(self.output_dir, str) and bool(self.output_dir), "output_dir", self.output_dir,
+                "a folder path")
+        require(self.model_path is None or (isinstance(self.model_path, str) and bool(self.model_path)),
+                "model_path", self.model_path, "null or an HF checkpoint folder / hub id")
 
     @classmethod
     def field_names(cls) -> tuple[str, ...]:
         return tuple(f.name for f in fields(cls))
-
-    def with_overrides(self, overrides: dict[str, Any]) -> "LocalTrainConfig":
-        """A copy with ``overrides`` applied; unknown keys raise ``ValueError`` listing the known ones.
-
-        Dotted keys ``env_kwargs.split=...`` set one entry of a dict field.
-        """
-        known = set(self.field_names())
-        updates: dict[str, Any] = {}
-        for key, value in overrides.items():
-            head, _, sub = key.partition(".")
-            if head not in known:
-                raise ValueError(f"unknown config key {key!r}; known: {', '.join(sorted(known))}")
-            if sub:
-                base = dict(updates.get(head, getattr(self, head)) or {})
-                base[sub] = value
-                updates[head] = base
-            else:
-                updates[head] = tuple(value) if head == "loggers" and isinstance(value, list) else value
-        return replace(self, **updates)

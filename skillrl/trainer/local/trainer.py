@@ -18,7 +18,6 @@ import torch
 
 from agent_system.environments.base import get_env_spec
 from skillrl.agent.episode import Episode
-from skillrl.agent.loop import EpisodeConfig
 from skillrl.utils.metrics import success_by_task_type, success_metrics
 from skillrl.trainer.evolution import EvolutionHook, LoggingEvolutionHook, ValidationReport
 from skillrl.trainer.local import components as C
@@ -58,10 +57,15 @@ class TrainResult:
 
 
 def train(config: LocalTrainConfig, *, evolution_hook: EvolutionHook | None = None) -> TrainResult:
-    """Train a policy on ``config.env_name`` with GRPO; see :class:`LocalTrainConfig`."""
+    """Train a policy on ``config.env.env_name`` with GRPO; see :class:`LocalTrainConfig`.
+
+    Raises:
+        EpisodesFailedError: every episode of a rollout or validation round failed in the env.
+    """
     t_start = time.perf_counter()
     # ---------------------------------------------------------------- setup
-    C.seed_everything(config.seed)
+    env = config.env
+    C.seed_everything(env.seed)
     device = C.pick_device(config.device)
     if config.cpu_threads:
         torch.set_num_threads(config.cpu_threads)
@@ -69,29 +73,35 @@ def train(config: LocalTrainConfig, *, evolution_hook: EvolutionHook | None = No
     out_dir.mkdir(parents=True, exist_ok=True)
     metrics_log = MetricLogger(out_dir, config.loggers)
     hook = evolution_hook or LoggingEvolutionHook()
-    spec = get_env_spec(config.env_name)
-    episode_cfg = EpisodeConfig(max_steps=config.max_steps, history_length=config.history_length)
-    num_train_envs = config.train_batch_size * config.rollout_n  # one env per rollout of the batch
+    spec = get_env_spec(env.env_name)
+    episode_cfg = env.episode
+    group = env.rollout.n
+    num_train_envs = config.train_batch_size * group  # one env per rollout of the batch
 
     skills = C.build_skills(
-        config.env_name,
-        skills_json_path=config.skills_json_path if config.use_skills else None,
-        retrieval_mode=config.retrieval_mode, top_k=config.top_k, task_specific_top_k=config.task_specific_top_k,
-        max_skill_tokens=config.max_skill_tokens, embedding_model_path=config.embedding_model_path,
+        env.env_name,
+        skills_json_path=env.skills.skills_json_path if env.skills else None,
+        retriever_kwargs=env.skills_only_memory.retriever_kwargs(),
     )
-    train_kwargs = dict(config.env_kwargs)
-    val_kwargs = dict(config.val_env_kwargs if config.val_env_kwargs is not None else config.env_kwargs)
+    train_kwargs = env.factory_kwargs(env.train_split)
+    val_kwargs = env.factory_kwargs(env.val_split)
     train_pool = make_env_pool(spec, num_train_envs, train_kwargs, config.num_env_workers)
     val_pool: EnvPool | None = None
     try:
         warmup_steps = config.warmup_steps if config.warmup_steps is not None else (300 if config.model_path is None else 0)
         examples: list = []
         if config.model_path is None or warmup_steps > 0:
-            examples = C.sample_examples(train_pool.envs[0], spec, episodes=config.warmup_episodes,
-                                         max_steps=config.max_steps, history_length=config.history_length,
-                                         seed=config.seed, skill_block=C.skill_block_fn(skills.retriever))
+            try:
+                examples = C.sample_examples(train_pool.envs[0], spec, episodes=config.warmup_episodes,
+                                             max_steps=episode_cfg.max_steps,
+                                             history_length=episode_cfg.history_length,
+                                             seed=env.seed, skill_block=C.skill_block_fn(skills.retriever))
+            except Exception as exc:  # these episodes only play the env: its failure ends the run
+                log.debug("warm-up sampling failed", exc_info=True)
+                raise EpisodesFailedError(f"the {spec.name} env failed while playing warm-up episodes: "
+                                          f"{type(exc).__name__}: {exc}") from exc
         pm = C.build_policy_model(config.model_path, device=device, vocab_texts=C.vocab_corpus(examples),
-                                  seed=config.seed)
+                                  seed=env.seed)
         model, tokenizer = pm.model, pm.tokenizer
         lr = config.lr if config.lr is not None else (3e-4 if pm.tiny else 1e-6)
         policy = LocalHFPolicy(model, tokenizer, max_new_tokens=config.max_new_tokens,
@@ -101,11 +111,11 @@ def train(config: LocalTrainConfig, *, evolution_hook: EvolutionHook | None = No
         if warmup_steps > 0 and examples:
             supervised_warmup(model, policy.encode_prompts, C.encode_target_fn(tokenizer), examples,
                               steps=warmup_steps, lr=1e-3 if pm.tiny else lr, pad_id=tokenizer.pad_token_id,
-                              seed=config.seed, progress=config.progress)
+                              seed=env.seed, progress=config.progress)
         ref_model = C.frozen_copy(model) if config.kl_coef > 0 else None
         optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=config.weight_decay)
-        gen = torch.Generator().manual_seed(config.seed)
-        task_rng = random.Random(config.seed)
+        gen = torch.Generator().manual_seed(env.seed)
+        task_rng = random.Random(env.seed)
 
         def validate(step: int) -> tuple[dict[str, float], dict[str, list[int]], list[Episode]]:
             nonlocal val_pool
@@ -113,6 +123,7 @@ def train(config: LocalTrainConfig, *, evolution_hook: EvolutionHook | None = No
                 val_pool = make_env_pool(spec, config.val_batch_size, val_kwargs, config.num_env_workers)
             seeds = [VAL_SEED_BASE + i for i in range(config.val_batch_size)]
             eps = collect_episodes(val_policy, val_pool.envs, spec, seeds, skills=skills.retriever, config=episode_cfg)
+            _require_a_playable_episode(eps, len(seeds), spec.name, "validation")
             by_type = success_by_task_type(ep.summary() for ep in eps)
             failures: dict[str, list[dict[str, Any]]] = {}
             for ep in eps:
@@ -142,11 +153,12 @@ def train(config: LocalTrainConfig, *, evolution_hook: EvolutionHook | None = No
         bar = tqdm(range(1, config.total_training_steps + 1), desc="train", disable=not config.progress)
         for step in bar:
             t0 = time.perf_counter()
-            # rollout: train_batch_size tasks x rollout_n copies sharing the env seed
+            # rollout: train_batch_size tasks x env.rollout.n copies sharing the env seed
             task_seeds = [task_rng.randrange(2**31) for _ in range(config.train_batch_size)]
-            seeds = [s for s in task_seeds for _ in range(config.rollout_n)]
+            seeds = [s for s in task_seeds for _ in range(group)]
             episodes = collect_episodes(policy, train_pool.envs, spec, seeds, skills=skills.retriever,
                                         config=episode_cfg)
+            _require_a_playable_episode(episodes, len(seeds), spec.name, f"training step {step}")
             t_rollout = time.perf_counter() - t0
             advantages = episode_advantages([ep.reward for ep in episodes], [ep.seed for ep in episodes])
             if skills.bank is not None:
@@ -167,7 +179,7 @@ def train(config: LocalTrainConfig, *, evolution_hook: EvolutionHook | None = No
                     mini_batches=config.ppo_mini_batches, micro_batch_size=config.micro_batch_size,
                     clip_ratio=config.clip_ratio, kl_coef=config.kl_coef, grad_clip=config.grad_clip,
                     temperature=config.temperature, loss_agg_mode=config.loss_agg_mode,
-                    rollout_n=config.rollout_n, generator=gen))
+                    rollout_n=group, generator=gen))
                 step_metrics["train/num_turns"] = float(batch.size)
                 step_metrics["actor/update_skipped"] = 0.0
             else:
@@ -212,6 +224,19 @@ def train(config: LocalTrainConfig, *, evolution_hook: EvolutionHook | None = No
         if val_pool is not None:
             val_pool.close()
         metrics_log.close()
+
+
+class EpisodesFailedError(RuntimeError):
+    """Every episode of a round failed in the environment (nothing was learnt or measured)."""
+
+
+def _require_a_playable_episode(episodes: list[Episode], wanted: int, env_name: str, what: str) -> None:
+    """Raise :class:`EpisodesFailedError` when none of ``wanted`` episodes ran without an env error
+    (failed resets drop episodes, failed steps set ``Episode.error``)."""
+    if wanted and all(ep.error is not None for ep in episodes):
+        first = next((ep.error for ep in episodes if ep.error), "the env failed on reset (see the warnings above)")
+        raise EpisodesFailedError(f"all {wanted} {env_name} episodes of {what} failed in the environment; "
+                                  f"first error: {first}")
 
 
 def _checkpoint(out_dir: Path, step: int, model: Any, tokenizer: Any, skills: C.SkillsSetup,

@@ -1,0 +1,48 @@
+"""Checks of what a :class:`LocalTrainConfig` points at, run before anything is built.
+
+The config's own checks cover values; these cover the files and folders it names (the skill
+bank, the model folder, the output folder), so that a bad path fails in a second with one
+message instead of after the environments and the model are built.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from skillrl.trainer.local.config import LocalTrainConfig
+from skillrl.utils.config import ConfigError
+
+
+def check_local_run(config: LocalTrainConfig) -> None:
+    """Raise for the first path in ``config`` that cannot work.
+
+    Raises:
+        ConfigError: the bank is missing, the model folder has no ``config.json``, or the output
+            folder is a file (or lies under one).
+        skillrl.skills.SkillBankError: the bank file is not a valid bank (the message has the
+            JSON path).
+    """
+    skills = config.env.skills
+    if skills is not None:
+        from skillrl.skills.bank import SkillBank
+
+        key = "env.skills_only_memory.skills_json_path"
+        bank = Path(str(skills.skills_json_path)).expanduser()
+        if not bank.is_file():
+            raise ConfigError(key, skills.skills_json_path, "an existing SkillBank JSON file")
+        SkillBank.load(bank)
+    if config.model_path is not None:
+        path = Path(config.model_path).expanduser()
+        looks_local = config.model_path.startswith((".", "/", "~")) or config.model_path.count("/") > 1
+        if path.is_dir():
+            if not (path / "config.json").is_file():
+                raise ConfigError("model_path", config.model_path,
+                                  "an HF checkpoint folder with config.json (this folder has none)")
+        elif path.exists() or looks_local:
+            raise ConfigError("model_path", config.model_path, "an existing HF checkpoint folder or a hub id")
+    out = Path(config.output_dir).expanduser()
+    for folder in (out, *out.parents):
+        if folder.exists():
+            if not folder.is_dir():
+                raise ConfigError("output_dir", config.output_dir, f"a folder ({folder} is a file)")
+            break
