@@ -16,6 +16,8 @@ FORBIDDEN = {
     "agent_system": ("verl", "torch", "transformers", "skillrl.trainer", "skillrl.skills", "skillrl.agent"),
     "skillrl/agent": ("verl", "torch", "skillrl.trainer"),
     "skillrl/utils": ("verl", "torch", "agent_system", "skillrl.skills", "skillrl.agent", "skillrl.trainer"),
+    # reports read the files a run wrote; they never load a model, an env or the trainers
+    "skillrl/report": ("verl", "torch", "transformers", "agent_system", "skillrl.trainer", "skillrl.agent"),
 }
 
 

@@ -33,6 +33,8 @@ def report(
         rep, files = make_report(run_dir, output, metrics)
     except (NotARunError, FileNotFoundError) as exc:
         raise fail(str(exc)) from None
+    except ImportError as exc:
+        raise fail(f"{exc.name or exc} is needed for the plots: pip install 'skillrl[report]'") from None
     except OSError as exc:
         raise fail(f"cannot write the report: {exc}") from None
     if json_out:
