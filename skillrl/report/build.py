@@ -593,15 +593,15 @@ def _read_json(path: Path, warnings: list[str]) -> Any:
 def _load_bank(path: Path, origin: str, step: int | None, warnings: list[str]) -> SavedBank | None:
     """A valid bank file as a :class:`SavedBank` (its version from ``skill_bank_version.json``
     beside it when present, else ``metadata.version``); invalid -> a warning and None."""
-    from skillrl.skills.schema import SkillBankError, parse_text
+    from skillrl.skills.schema import parse_text
 
     try:
         text = path.read_text(encoding="utf-8")
         parse_text(text, str(path))  # the bank must be valid
-    except (OSError, UnicodeDecodeError, SkillBankError) as exc:
+        doc = json.loads(text)
+    except (OSError, ValueError, RecursionError) as exc:  # SkillBankError is a ValueError
         warnings.append(f"{path}: invalid skill bank ({exc})")
         return None
-    doc = json.loads(text)
     version = bank_version_of(doc)
     vfile = path.parent / BANK_VERSION_FILE
     if path.name == BANK_FILE and vfile.is_file():
@@ -631,18 +631,9 @@ def _usage_of(bank_file: Path) -> Path:
     return bank_file.with_name(bank_file.stem + ".usage.json")
 
 
-def build_report(run_dir: str | Path, metrics_paths: Sequence[str | Path] = ()) -> RunReport:
-    """Read a run directory into a :class:`RunReport` (see the module docstring for layouts).
-
-    Raises:
-        NotARunError: the directory is not a run (see :func:`find_run_files`).
-        FileNotFoundError: a ``metrics_paths`` entry does not exist.
-    """
-    files = find_run_files(run_dir, metrics_paths)
-    warnings: list[str] = []
-    missing: list[str] = []
-
-    # metrics
+def _read_metrics(files: RunFiles, metrics_paths: Sequence[str | Path], warnings: list[str]) -> Metrics:
+    """All metric files of the run merged. TensorBoard events are read when there are no JSON
+    lines or when ``metrics_paths`` names them (the local trainer writes the same scalars to both)."""
     records: list[tuple[int, dict[str, float]]] = []
     for path in files.metric_files:
         try:
@@ -653,17 +644,57 @@ def build_report(run_dir: str | Path, metrics_paths: Sequence[str | Path] = ()) 
         records.extend(recs)
         if bad:
             warnings.append(f"{path}: {bad} line(s) are not metric records (skipped)")
-    sources = [str(p) for p in files.metric_files]
-    # TensorBoard is read when it is the only source or was asked for (the local trainer writes
-    # the same scalars to both sinks)
-    explicit_events = [p for p in files.event_files if any(Path(m).expanduser() in (p, *p.parents)
-                                                           for m in metrics_paths)]
-    events = files.event_files if not files.metric_files else explicit_events
-    tb_records, tb_warn = read_event_files(list(events))
+    explicit = [p for p in files.event_files
+                if any(Path(m).expanduser() in (p, *p.parents) for m in metrics_paths)]
+    events = list(files.event_files if not files.metric_files else explicit)
+    tb_records, tb_warnings = read_event_files(events)
     records.extend(tb_records)
-    warnings.extend(tb_warn)
-    sources.extend(str(p) for p in events)
-    metrics = Metrics(merge_metric_records(records), tuple(sources))
+    warnings.extend(tb_warnings)
+    return Metrics(merge_metric_records(records), tuple(str(p) for p in [*files.metric_files, *events]))
+
+
+def _missing_notes(metrics: Metrics, files: RunFiles, saved: Sequence[SavedBank], started_from_source: bool,
+                   history: Sequence[HistoryEntry], usage_file: str | None) -> list[str]:
+    """One sentence per thing the run does not have."""
+    missing: list[str] = []
+    if not metrics:
+        missing.append(f"No metrics were found ({METRICS_FILE}, verl's file-logger JSON lines or TensorBoard "
+                       "events); pass --metrics PATH when they are kept elsewhere.")
+    else:
+        if not success_by_type_series(metrics):
+            missing.append("No per-task-type success metrics were logged (val/success_rate/<type>).")
+        prompt, skill = prompt_token_series(metrics)
+        if prompt is None:
+            missing.append("No prompt-size metrics were logged (train/prompt_tokens_mean or prompt_length/mean).")
+        elif skill is None:
+            missing.append("No skill-block size was logged (train/skill_tokens_mean): prompt tokens without "
+                           "skills cannot be shown.")
+    if not files.checkpoints:
+        missing.append("No checkpoints were found (global_step_N/).")
+    if not saved:
+        missing.append("No skill bank: the run trained without skills, or saved no bank with its checkpoints.")
+    elif started_from_source:
+        missing.append("No bank was saved with the checkpoints: the bank shown is the file the run started from.")
+    else:
+        if not history:
+            missing.append("No bank history (<bank>.history.jsonl): the bank did not change during the run, "
+                           "or its changes were not recorded.")
+        if usage_file is None:
+            missing.append("No usage counters (<bank>.usage.json) were saved with the checkpoints.")
+    return missing
+
+
+def build_report(run_dir: str | Path, metrics_paths: Sequence[str | Path] = ()) -> RunReport:
+    """Read a run directory into a :class:`RunReport` (see the module docstring for layouts).
+
+    Raises:
+        NotARunError: the directory is not a run (see :func:`find_run_files`).
+        FileNotFoundError: a ``metrics_paths`` entry does not exist.
+    """
+    files = find_run_files(run_dir, metrics_paths)
+    warnings: list[str] = []
+
+    metrics = _read_metrics(files, metrics_paths, warnings)
 
     # checkpoints, trainer state, banks
     checkpoints: list[Checkpoint] = []
@@ -747,31 +778,7 @@ def build_report(run_dir: str | Path, metrics_paths: Sequence[str | Path] = ()) 
             usage_file = str(up)
             break
 
-    # what is missing
-    if not metrics:
-        missing.append(f"No metrics were found ({METRICS_FILE}, verl's file-logger JSON lines or TensorBoard "
-                       "events); pass --metrics PATH when they are kept elsewhere.")
-    else:
-        if not success_by_type_series(metrics):
-            missing.append("No per-task-type success metrics were logged (val/success_rate/<type>).")
-        prompt, skill = prompt_token_series(metrics)
-        if prompt is None:
-            missing.append("No prompt-size metrics were logged (train/prompt_tokens_mean or prompt_length/mean).")
-        elif skill is None:
-            missing.append("No skill-block size was logged (train/skill_tokens_mean): prompt tokens without "
-                           "skills cannot be shown.")
-    if not files.checkpoints:
-        missing.append("No checkpoints were found (global_step_N/).")
-    if not saved:
-        missing.append("No skill bank: the run trained without skills, or saved no bank with its checkpoints.")
-    elif started_from_source:
-        missing.append("No bank was saved with the checkpoints: the bank shown is the file the run started from.")
-    else:
-        if not history:
-            missing.append("No bank history (<bank>.history.jsonl): the bank did not change during the run, "
-                           "or its changes were not recorded.")
-        if usage_file is None:
-            missing.append("No usage counters (<bank>.usage.json) were saved with the checkpoints.")
+    missing = _missing_notes(metrics, files, saved, started_from_source, history, usage_file)
 
     summary = RunSummary(
         run_dir=str(files.run_dir), kind=kind, env_name=config.get("env_name"),

@@ -28,13 +28,15 @@ table{border-collapse:collapse;margin:8px 0 16px;font-size:.88em;width:100%}
 th,td{border:1px solid #d0d7de;padding:4px 8px;text-align:left;vertical-align:top}
 th{background:#f6f8fa}tr:nth-child(even) td{background:#fbfcfd}
 td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
-.kv th{width:260px}.op-add{color:#1a7f37;font-weight:600}.op-update{color:#9a6700;font-weight:600}
+.facts{display:grid;grid-template-columns:repeat(auto-fill,minmax(220px,1fr));gap:8px;margin:8px 0 12px}
+.fact{border:1px solid #d0d7de;border-radius:6px;padding:6px 10px;background:#f6f8fa}
+.fact .label{color:#59636e;font-size:.8em}.fact .value{font-weight:600;overflow-wrap:anywhere}.op-add{color:#1a7f37;font-weight:600}.op-update{color:#9a6700;font-weight:600}
 .op-retire{color:#cf222e;font-weight:600}.tag{display:inline-block;border-radius:10px;padding:0 6px;
 font-size:.8em;background:#ddf4ff}.tag.new{background:#dafbe1}.tag.updated{background:#fff8c5}
 .notes{background:#fff8c5;border:1px solid #d4a72c;border-radius:6px;padding:8px 16px;margin:12px 0}
 .warn{background:#ffebe9;border-color:#cf222e}
 .plots{display:grid;grid-template-columns:repeat(auto-fit,minmax(480px,1fr));gap:16px;align-items:start}
-figure{margin:12px 0 20px}figure img{max-width:100%;border:1px solid #d0d7de;border-radius:4px}
+figure{margin:12px 0 20px}figure.wide{grid-column:1/-1}figure img{max-width:100%;border:1px solid #d0d7de;border-radius:4px}
 figcaption{color:#59636e;font-size:.9em}details{margin:6px 0}summary{cursor:pointer;font-weight:600}
 code{background:#f6f8fa;padding:0 4px;border-radius:4px}
 """
@@ -47,7 +49,7 @@ def esc(value: Any) -> str:
 
 def _cell(value: Any) -> str:
     if isinstance(value, float):
-        return f'<td class="num">{value:.3f}</td>'
+        return f'<td class="num">{_fmt(value)}</td>'
     if isinstance(value, int) and not isinstance(value, bool):
         return f'<td class="num">{value}</td>'
     return f"<td>{esc(value)}</td>"
@@ -70,26 +72,32 @@ def table_html(columns: Sequence[str], rows: Iterable[Sequence[Any]], *, table_i
 
 
 def _fmt(value: Any) -> str:
+    """Numbers for people: rates with 3 decimals, counts of tokens with 1, whole numbers bare."""
     if isinstance(value, float):
-        return f"{value:.3f}"
+        if value.is_integer() and abs(value) >= 1:
+            return str(int(value))
+        return f"{value:.1f}" if abs(value) >= 100 else f"{value:.3f}"
     return "" if value is None else str(value)
 
 
 def _summary(report: RunReport) -> str:
     s = report.summary
-    rows: list[tuple[str, Any]] = [("run directory", s.run_dir), ("kind", s.kind)]
-    if s.env_name:
-        rows.append(("environment", s.env_name))
+    facts: list[tuple[str, Any]] = [("kind", s.kind), ("environment", s.env_name or "unknown")]
     if s.steps is not None:
-        rows.append(("last step", s.steps))
+        facts.append(("last step", s.steps))
+    facts.append(("evolution cycles", len(report.cycles)))
+    facts.append(("evolution source", s.evolution_source or "not recorded"))
+    facts.extend((k, v) for k, v in s.headline.items())
     if s.skills_source:
-        rows.append(("bank the run started from", s.skills_source))
-    rows.append(("evolution source (failures from)", s.evolution_source or "not recorded"))
-    rows.append(("evolution cycles", len(report.cycles)))
-    rows.extend((k, v) for k, v in s.headline.items())
-    rows.extend((f"config: {k}", _fmt(v)) for k, v in s.config.items())
-    return "<h2>Run summary</h2>" + table_html(["", "value"], rows, table_id="summary").replace(
-        "<table", '<table class="kv"', 1)
+        facts.append(("bank the run started from", s.skills_source))
+    cards = "".join(f'<div class="fact"><div class="label">{esc(k)}</div><div class="value">{esc(_fmt(v))}</div></div>'
+                    for k, v in facts)
+    out = f'<h2>Run summary</h2><div class="facts" id="summary">{cards}</div>'
+    if s.config:
+        out += (f"<details><summary>Configuration ({len(s.config)} settings)</summary>"
+                + table_html(["setting", "value"], [(k, _fmt(v)) for k, v in s.config.items()], table_id="config")
+                + "</details>")
+    return out
 
 
 def _notes(report: RunReport) -> str:
@@ -109,7 +117,8 @@ def _plots(plots: Sequence[Plot]) -> str:
     figs = []
     for p in plots:
         data = base64.b64encode(p.png).decode("ascii")
-        figs.append(f'<figure id="plot-{esc(p.name)}"><img class="plot" alt="{esc(p.title)}" '
+        wide = ' class="wide"' if p.wide else ""
+        figs.append(f'<figure id="plot-{esc(p.name)}"{wide}><img class="plot" alt="{esc(p.title)}" '
                     f'src="data:image/png;base64,{data}"><figcaption><strong>{esc(p.title)}.</strong> '
                     f"{esc(p.caption)}</figcaption></figure>")
     return '<h2>Plots</h2><div class="plots">' + "".join(figs) + "</div>"

@@ -23,6 +23,8 @@ class Plot:
     title: str
     caption: str
     png: bytes
+    wide: bool = False
+    """Spans the page's width (a figure with several panels)."""
 
 
 def _pyplot():
@@ -159,11 +161,19 @@ PLOTS: tuple[tuple[str, str, str, Callable[[RunReport], bytes | None]], ...] = (
 )
 
 
+def _aspect(png: bytes) -> float:
+    """Width / height of a PNG (from its IHDR header)."""
+    import struct
+
+    width, height = struct.unpack(">II", png[16:24])
+    return width / height if height else 1.0
+
+
 def render_plots(report: RunReport) -> list[Plot]:
     """Every plot the report has data for, in page order."""
     out = []
     for name, title, caption, fn in PLOTS:
         png = fn(report)
         if png is not None:
-            out.append(Plot(name, title, caption, png))
+            out.append(Plot(name, title, caption, png, wide=_aspect(png) > 2.0))
     return out

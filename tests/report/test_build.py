@@ -301,3 +301,12 @@ def test_evil_titles_reach_the_report_unchanged(tmp_path: Path) -> None:
     facts = make_local_run(tmp_path, evil=True)
     rep = build_report(facts["run"])
     assert EVIL_TITLE in {it.title for it in rep.final_bank.items}
+
+
+def test_docstring_examples() -> None:
+    import doctest
+
+    from skillrl.report import build
+
+    result = doctest.testmod(build)
+    assert result.attempted >= 5 and result.failed == 0
