@@ -66,28 +66,32 @@ def _say(action: str) -> str:
     return f"<think>scripted</think><action>{action}</action>"
 
 
-def alfworld_actor(env: TextEnv) -> Callable[[dict[str, Any]], str]:
+#: ``actor(info, admissible) -> action`` for the game just reset
+Actor = Callable[[dict[str, Any], Sequence[str]], str]
+
+
+def alfworld_actor(env: TextEnv) -> Actor:
     """The hand-coded expert's next command (from ``info["expert_action"]``)."""
-    return lambda info: info.get("expert_action") or "look"
+    return lambda info, admissible: info.get("expert_action") or "look"
 
 
-def webshop_actor(env: TextEnv) -> Callable[[dict[str, Any]], str]:
+def webshop_actor(env: TextEnv) -> Actor:
     """The WebShop oracle for the goal just reset (it reads the env's session)."""
     from agent_system.environments.webshop.play import OraclePolicy
 
     inner = getattr(env, "env", env)
     oracle = OraclePolicy(inner)
-    return lambda info: oracle.act(inner)
+    return lambda info, admissible: oracle.act(inner)
 
 
 #: env -> (actor factory called after each reset, env kwargs, turn limit)
-ENVS: dict[str, tuple[Callable[[TextEnv], Callable[[dict[str, Any]], str]], dict[str, Any], int]] = {
+ENVS: dict[str, tuple[Callable[[TextEnv], Actor], dict[str, Any], int]] = {
     "alfworld": (alfworld_actor, {"split": "valid_seen"}, 50),
     "webshop": (webshop_actor, {"split": "test"}, 15),
 }
 
 
-def play_games(spec: EnvSpec, make_actor: Callable, env_kwargs: dict[str, Any], games: int, max_steps: int,
+def play_games(spec: EnvSpec, make_actor: Callable[[TextEnv], Actor], env_kwargs: dict[str, Any], games: int, max_steps: int,
                history_length: int, progress: bool = True) -> list[PlayedEpisode]:
     """Play ``games`` games (seeds 0..games-1) with the scripted actor, recording every turn's
     prompt context the way the agent loop builds it."""
@@ -111,7 +115,7 @@ def play_games(spec: EnvSpec, make_actor: Callable, env_kwargs: dict[str, Any], 
                 contexts.append(PromptContext(task=task, observation=obs, history=tuple(history),
                                               admissible_actions=tuple(admissible) if admissible is not None else None,
                                               skill_block="", turn=turn, history_length=history_length))
-                action = actor(info)
+                action = actor(info, admissible or ())
                 next_obs, _reward, done, info = env.step(_say(action))
                 steps.append((action, next_obs))
                 history.append((obs, action))
