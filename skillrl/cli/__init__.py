@@ -12,10 +12,10 @@ import sys
 import typer
 
 from skillrl.cli import env as env_cli
-from skillrl.cli import report as report_cli
 from skillrl.cli import retriever as retriever_cli
 from skillrl.cli import skills as skills_cli
 from skillrl.cli import train as train_cli
+from skillrl.cli import report as report_cli  # noqa: I001 - kept apart from other helpers' lines
 
 app = typer.Typer(
     name="skillrl",
@@ -27,10 +27,10 @@ app = typer.Typer(
 app.add_typer(skills_cli.app, name="skills")
 app.add_typer(env_cli.app, name="env")
 app.add_typer(retriever_cli.app, name="retriever")
-app.command("report")(report_cli.report)
 app.command("train", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(
     train_cli.train
 )
+app.command("report")(report_cli.report)
 
 
 @app.callback()
