@@ -12,10 +12,10 @@ import sys
 import typer
 
 from skillrl.cli import env as env_cli
+from skillrl.cli import report as report_cli
 from skillrl.cli import retriever as retriever_cli
 from skillrl.cli import skills as skills_cli
 from skillrl.cli import train as train_cli
-from skillrl.cli import report as report_cli  # noqa: I001 - kept apart from other helpers' lines
 
 app = typer.Typer(
     name="skillrl",
