@@ -109,3 +109,19 @@ def test_write_report_files(tmp_path: Path) -> None:
                                                    "training.png"]
     assert all(p.read_bytes().startswith(PNG_MAGIC) for p in files.plots)
     assert not list((tmp_path / "out").glob(".*.tmp"))
+
+
+def test_cycle_rows_show_episode_ids_and_replaced_text() -> None:
+    from skillrl.report.build import group_cycles
+    from skillrl.report.model import HistoryEntry
+
+    ids = tuple(f"alfworld/valid_seen/game_{i}" for i in range(8))
+    history = (HistoryEntry("update", "gen_001", "general_skills", None, 40, "evolution@step40", "sharper", 7,
+                            episode_ids=ids, previous={"skill_id": "gen_001", "title": "Old title",
+                                                       "principle": "Old <principle>"}),)
+    rep = RunReport(RunSummary("/x", "local"), Metrics(), cycles=tuple(group_cycles(history)), history=history)
+    page = render_html(rep, [])
+    cycles = page.split('id="cycles"')[1].split("</table>")[0]
+    assert "game_0, " in cycles and "game_5" in cycles and "game_6" not in cycles and "(+2 more)" in cycles
+    updates = page.split('id="updates"')[1].split("</table>")[0]
+    assert "Old title — Old &lt;principle&gt;" in updates
