@@ -809,8 +809,8 @@ _HEADLINE_KEYS = (
 )
 
 
-def _headline(metrics: Metrics, versions: Sequence[BankVersion]) -> dict[str, float]:
-    out: dict[str, float] = {}
+def _headline(metrics: Metrics, versions: Sequence[BankVersion]) -> dict[str, float | int]:
+    out: dict[str, float | int] = {}
     for label, keys in _HEADLINE_KEYS:
         for k in keys:
             v = metrics.last(k)
@@ -818,6 +818,6 @@ def _headline(metrics: Metrics, versions: Sequence[BankVersion]) -> dict[str, fl
                 out[label] = v
                 break
     if versions:
-        out["bank version (first shown)"] = float(versions[0].version)
-        out["bank version (last)"] = float(versions[-1].version)
+        out["bank version (first shown)"] = versions[0].version
+        out["bank version (last)"] = versions[-1].version
     return out

@@ -72,11 +72,9 @@ def table_html(columns: Sequence[str], rows: Iterable[Sequence[Any]], *, table_i
 
 
 def _fmt(value: Any) -> str:
-    """Numbers for people: rates with 3 decimals, counts of tokens with 1, whole numbers bare."""
+    """Numbers for people: rates (below 10) with 3 decimals, larger values (token counts) with 1."""
     if isinstance(value, float):
-        if value.is_integer() and abs(value) >= 1:
-            return str(int(value))
-        return f"{value:.1f}" if abs(value) >= 100 else f"{value:.3f}"
+        return f"{value:.1f}" if abs(value) >= 10 else f"{value:.3f}"
     return "" if value is None else str(value)
 
 

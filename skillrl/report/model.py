@@ -217,8 +217,8 @@ class RunSummary:
     """The bank file the run started from, when known."""
     evolution_source: str | None = None
     """``train`` or ``validation`` (where evolution took its failures from), when recorded."""
-    headline: Mapping[str, float] = field(default_factory=dict)
-    """A few final numbers (validation success, train reward, …)."""
+    headline: Mapping[str, float | int] = field(default_factory=dict)
+    """A few final numbers (validation success, train reward, bank versions …)."""
 
 
 @dataclass(frozen=True)
