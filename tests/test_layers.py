@@ -17,6 +17,8 @@ FORBIDDEN = {
     "skillrl/agent": ("verl", "torch", "skillrl.trainer"),
     "skillrl/distill": ("verl", "torch", "transformers", "agent_system", "skillrl.trainer", "skillrl.agent"),
     "skillrl/utils": ("verl", "torch", "agent_system", "skillrl.skills", "skillrl.agent", "skillrl.trainer"),
+    # reports read the files a run wrote; they never load a model, an env or the trainers
+    "skillrl/report": ("verl", "torch", "transformers", "agent_system", "skillrl.trainer", "skillrl.agent"),
 }
 
 

@@ -15,6 +15,7 @@ import typer
 
 from skillrl.cli import distill as distill_cli
 from skillrl.cli import env as env_cli
+from skillrl.cli import report as report_cli
 from skillrl.cli import retriever as retriever_cli
 from skillrl.cli import skills as skills_cli
 from skillrl.cli import train as train_cli
@@ -34,6 +35,7 @@ app.add_typer(distill_cli.app, name="distill")
 app.command("train", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(
     train_cli.train
 )
+app.command("report")(report_cli.report)
 
 
 @app.callback()

@@ -147,3 +147,17 @@ def _print_result(result: Any) -> None:
     if result.bank_path:
         typer.echo(f"skill bank: {result.bank_path} (version {result.bank_version})")
     typer.echo(f"metrics: {result.output_dir}/metrics.jsonl")
+    _write_report(result.output_dir)
+
+
+def _write_report(output_dir: str) -> None:
+    """Write ``OUTPUT_DIR/report`` (``skillrl report``) and print its path; a report that cannot
+    be written never fails the finished run."""
+    try:
+        from skillrl.report import make_report
+
+        _, files = make_report(output_dir)
+    except Exception as exc:  # noqa: BLE001 - the run itself succeeded
+        typer.echo(f"warning: no report written: {type(exc).__name__}: {exc}", err=True)
+        return
+    typer.echo(f"report: {files.html}")

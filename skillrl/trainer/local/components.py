@@ -248,6 +248,37 @@ def rollout_metrics(episodes: Sequence[Episode], prefix: str = "train") -> dict[
     }
 
 
+def report_metrics(episodes: Sequence[Episode], count_tokens: Callable[[str], int],
+                   skill_block: Callable[[str, str], str] | None, prefix: str = "train") -> dict[str, float]:
+    """What ``skillrl report`` plots beyond :func:`rollout_metrics`: success per task type
+    (``{prefix}/success_rate/<type>``) and prompt size per turn in the policy's tokens —
+    ``{prefix}/prompt_tokens_mean`` (the prompts as the policy saw them) and
+    ``{prefix}/skill_tokens_mean`` (the episode's skill block, re-retrieved through
+    ``skill_block(task, task_type)`` and counted with ``count_tokens``; 0 when skills are off).
+    Turns without prompt ids (scripted policies) are left out of the token means."""
+    from skillrl.utils.metrics import success_by_task_type, success_metrics
+
+    out = {k: v for k, v in success_metrics(success_by_task_type(ep.summary() for ep in episodes), prefix).items()
+           if k != f"{prefix}/success_rate"}
+    turns = [(ep, s) for ep in episodes for s in ep.steps if s.generation.prompt_ids]
+    if turns:
+        out[f"{prefix}/prompt_tokens_mean"] = sum(len(s.generation.prompt_ids) for _, s in turns) / len(turns)
+        block_tokens: dict[tuple[str, str], int] = {}
+        total = 0
+        for ep, _ in turns:
+            key = (ep.task, ep.task_type)
+            if key not in block_tokens:
+                block_tokens[key] = count_tokens(skill_block(*key)) if skill_block is not None else 0
+            total += block_tokens[key]
+        out[f"{prefix}/skill_tokens_mean"] = total / len(turns)
+    return out
+
+
+def token_counter(tokenizer: Any) -> Callable[[str], int]:
+    """Text -> number of ``tokenizer`` tokens (no special tokens)."""
+    return lambda text: len(tokenizer(text, add_special_tokens=False)["input_ids"]) if text else 0
+
+
 # --------------------------------------------------------------------------------------------
 # checkpoints
 
@@ -268,6 +299,7 @@ def save_checkpoint(directory: Path, *, model: Any, tokenizer: Any, bank: Any, s
             bank.save_usage(bank_file)
         except Exception as exc:  # usage counters are best-effort
             log.warning("could not write skill usage next to %s: %s", bank_file, exc)
+        _copy_bank_history(bank, bank_file)
         state["bank_version"] = bank.version
         state["bank_file"] = "skill_bank.json"
     (tmp / "trainer_state.json").write_text(json.dumps(state, indent=2, default=str) + "\n", encoding="utf-8")
@@ -275,3 +307,17 @@ def save_checkpoint(directory: Path, *, model: Any, tokenizer: Any, bank: Any, s
         shutil.rmtree(directory)
     tmp.rename(directory)
     return directory
+
+
+def _copy_bank_history(bank: Any, bank_file: Path) -> None:
+    """Write the bank's history up to its current version next to ``bank_file``: the records of
+    its history file (when the bank has one) followed by the changes not saved yet, so that a
+    checkpoint tells how its bank came to be (``skillrl report`` reads it)."""
+    from skillrl.skills.bank import history_path
+
+    lines: list[str] = []
+    if getattr(bank, "path", None) is not None and history_path(bank.path).is_file():
+        lines = [ln for ln in history_path(bank.path).read_text(encoding="utf-8").splitlines() if ln.strip()]
+    lines += [json.dumps(rec.to_dict(), ensure_ascii=False) for rec in bank.pending_history]
+    if lines:
+        history_path(bank_file).write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -165,6 +165,7 @@ def train(config: LocalTrainConfig, *, evolution_hook: EvolutionHook | None = No
                 for ep in episodes:
                     skills.bank.record_usage(ep.skill_ids, ep.won)
             step_metrics = C.rollout_metrics(episodes, "train")
+            step_metrics.update(C.report_metrics(episodes, C.token_counter(tokenizer), C.skill_block_fn(skills.retriever)))
             reward_history.append(step_metrics.get("train/reward_mean", 0.0))
             # update (skipped when every advantage is 0: AdamW momentum alone must not move the policy)
             t1 = time.perf_counter()
