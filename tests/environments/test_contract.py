@@ -44,7 +44,7 @@ CASES: dict[str, Case] = {
     "alfworld": Case(alfworld_expert, {"split": "valid_seen"}, max_steps=60, seed=16),
     # "webshop": Case(...), "search": Case(...), "toy": Case(...)  <- add when the envs land
 }
-ENV_NAMES = ["alfworld", "webshop", "search", "toy"]
+ENV_NAMES = ["alfworld", "webshop", "search", "toy", "household"]
 
 
 @pytest.mark.parametrize("name", ENV_NAMES)

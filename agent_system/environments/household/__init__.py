@@ -1,0 +1,60 @@
+"""Household: procedurally generated ALFWorld-style games small enough for a CPU policy.
+
+ALFWorld's six task types, its command grammar, its observation text, its projection and its
+prompt builder (imported from :mod:`agent_system.environments.alfworld`, not copied), in games of
+4–6 receptacles and a handful of objects whose shortest plans take 3–10 steps. Layers, each
+usable alone:
+
+- :mod:`.world` — object/receptacle kinds, goal templates, seen and held-out combinations (data);
+- :mod:`.game` — :class:`Game`, :class:`State`, :func:`admissible`, :func:`apply`, :func:`is_won`
+  (pure rules and text);
+- :mod:`.generate` — deterministic games per ``(split, seed)``, disjoint splits;
+- :mod:`.expert` — shortest plans from any state;
+- :mod:`.env` — the :class:`HouseholdEnv` adapter; :mod:`.play` — scripted runs.
+
+``SPEC.make(split="train", require_think=True)`` builds an env; ``SPEC.extra["play"]`` plays
+scripted games (``skillrl env play household --policy expert|random``).
+"""
+
+from agent_system.environments.alfworld.projection import project_action
+from agent_system.environments.alfworld.prompts import build_prompt
+from agent_system.environments.base import EnvSpec
+from agent_system.environments.household.env import HouseholdEnv, make
+from agent_system.environments.household.expert import next_action, plan
+from agent_system.environments.household.game import Game, State, admissible, apply, intro, is_won
+from agent_system.environments.household.generate import EVAL_SPLIT_SIZE, eval_games, game_by_id, game_for
+from agent_system.environments.household.play import contract_policy, play
+from agent_system.environments.household.world import SPLITS, TASK_TYPES
+
+SPEC = EnvSpec(
+    name="household",
+    make=make,
+    build_prompt=build_prompt,
+    project_action=project_action,
+    task_types=TASK_TYPES,
+    extra={"play": play, "contract": {"policy": contract_policy, "max_steps": 20, "seed": 0}},
+)
+
+__all__ = [
+    "EVAL_SPLIT_SIZE",
+    "SPEC",
+    "SPLITS",
+    "TASK_TYPES",
+    "Game",
+    "HouseholdEnv",
+    "State",
+    "admissible",
+    "apply",
+    "build_prompt",
+    "contract_policy",
+    "eval_games",
+    "game_by_id",
+    "game_for",
+    "intro",
+    "is_won",
+    "make",
+    "next_action",
+    "plan",
+    "play",
+    "project_action",
+]

@@ -1,0 +1,121 @@
+"""The household games behind the :class:`TextEnv` protocol (a thin adapter over :mod:`.game`).
+
+Episode semantics are ALFWorld's (see :mod:`agent_system.environments.alfworld.env`): the raw
+model output is projected with ALFWorld's :func:`~agent_system.environments.alfworld.projection.project_action`
+(``<think>…</think><action>…</action>``); malformed output is not sent to the game (the
+observation says why); a well-formed command the game cannot carry out gets the game's
+``"Nothing happens."``. Both are invalid actions (``info["is_action_valid"] = False``), reward 0,
+and the turn counts. Reward 1.0 on the step that wins, which ends the episode; the env itself
+never truncates (the agent loop's ``max_steps`` does).
+
+``info`` carries, besides :data:`~agent_system.environments.base.INFO_KEYS`: ``split``, and
+``expert_action`` — the first command of the expert's shortest plan from the current state
+(``"look"`` once won), as ALFWorld's env reports its hand-coded expert's next command.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agent_system.environments.alfworld.projection import project_action
+from agent_system.environments.base import EpisodeFinishedError, TextEnv
+from agent_system.environments.household import expert
+from agent_system.environments.household.game import Game, State, admissible, apply, intro, is_won
+from agent_system.environments.household.game import NOTHING_HAPPENS
+from agent_system.environments.household.generate import game_by_id, game_for
+from agent_system.environments.household.world import SPLITS
+
+
+class HouseholdEnv(TextEnv):
+    """One household game at a time.
+
+    Args:
+        split: ``train`` (any seed is a game), ``valid_seen`` or ``valid_unseen`` (200 games
+            each; ``reset(seed)`` plays game ``seed % 200``).
+        require_think: whether model output must carry a ``<think>`` block (ALFWorld's rule).
+
+    ``reset(task=...)`` plays the game named by a ``game_id`` (``"valid_seen/3"``, any split);
+    ``reset()`` without seed or task plays the split's games in order 0, 1, 2, …
+
+    Raises:
+        ValueError: unknown split (on construction); unknown game id (``reset``).
+    """
+
+    env_name = "household"
+
+    def __init__(self, split: str = "train", *, require_think: bool = True) -> None:
+        if split not in SPLITS:
+            raise ValueError(f"unknown household split {split!r}; known: {', '.join(SPLITS)}")
+        self.split = split
+        self.require_think = require_think
+        self._cursor = 0
+        self._game: Game | None = None
+        self._state: State | None = None
+        self._done = True
+        self._won = False
+
+    @property
+    def game(self) -> Game | None:
+        """The game being played (None before the first reset)."""
+        return self._game
+
+    @property
+    def state(self) -> State | None:
+        """The current game state (None before the first reset)."""
+        return self._state
+
+    def reset(self, seed: int | None = None, task: str | None = None) -> tuple[str, dict[str, Any]]:
+        if task is not None:
+            game = game_by_id(task)
+        elif seed is not None:
+            game = game_for(self.split, int(seed))
+        else:
+            game = game_for(self.split, self._cursor)
+            self._cursor += 1
+        self._game, self._state = game, game.start
+        self._done = self._won = False
+        return intro(game), self._info()
+
+    def admissible_actions(self) -> list[str] | None:
+        if self._game is None or self._state is None:
+            return None
+        return admissible(self._game, self._state)
+
+    def step(self, action_text: str) -> tuple[str, float, bool, dict[str, Any]]:
+        if self._game is None or self._state is None:
+            raise EpisodeFinishedError("no household episode is running; call reset() first")
+        if self._done:
+            raise EpisodeFinishedError(f"household game {self._game.game_id} is finished; call reset()")
+        parsed = project_action(action_text, None, require_think=self.require_think)
+        if not parsed.valid:
+            obs = f"Invalid action: {parsed.reason}. {NOTHING_HAPPENS}"
+            return obs, 0.0, False, self._info(is_action_valid=False, action=parsed.action)
+        self._state, feedback = apply(self._game, self._state, parsed.action)
+        valid = feedback != NOTHING_HAPPENS
+        self._won = valid and is_won(self._game, self._state)
+        self._done = self._won
+        return feedback, 1.0 if self._won else 0.0, self._done, self._info(is_action_valid=valid, action=parsed.action)
+
+    def close(self) -> None:
+        self._done = True
+
+    def _info(self, **extra: Any) -> dict[str, Any]:
+        assert self._game is not None and self._state is not None
+        info = {
+            "won": self._won,
+            "task_type": self._game.task_type,
+            "is_action_valid": True,
+            "task": f"{self._game.goal}.",
+            "game_id": self._game.game_id,
+            "split": self.split,
+            "expert_action": expert.next_action(self._game, self._state),
+        }
+        info.update(extra)
+        return info
+
+
+def make(split: str = "train", data_dir: str | None = None, *, require_think: bool = True) -> HouseholdEnv:
+    """``EnvSpec.make``: a :class:`HouseholdEnv`. ``data_dir`` is accepted and unused (games are
+    generated, no files are read), so callers that pass it to every env keep working."""
+    del data_dir
+    return HouseholdEnv(split=split, require_think=require_think)
