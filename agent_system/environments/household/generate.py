@@ -122,13 +122,11 @@ def _draw(rng: random.Random, split: str, task_type: str, game_id: str) -> Game:
     # objects
     obj_kinds: list[str] = [obj] * n_goal
     obj_places: list[str] = [rng.choice(by_kind[k]) for k in goal_at]
-    others = sorted(k for k in OBJECTS if k != obj)
-    for _ in range(rng.randint(*DISTRACTORS_PER_GAME)):
+    others = [k for k in sorted(OBJECTS) if k != obj and set(OBJECTS[k].places) & set(rec_kinds)]
+    for _ in range(rng.randint(*DISTRACTORS_PER_GAME) if others else 0):
         kind = rng.choice(others)
-        spots = [r for r in receptacles if kind_of(r) in OBJECTS[kind].places]
-        if spots:
-            obj_kinds.append(kind)
-            obj_places.append(rng.choice(spots))
+        obj_kinds.append(kind)
+        obj_places.append(rng.choice([r for r in receptacles if kind_of(r) in OBJECTS[kind].places]))
     holders = [r for r in receptacles if kind_of(r) in ("desk", "sidetable")]
     if look:
         obj_kinds.append(LAMP)
