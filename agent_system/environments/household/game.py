@@ -43,8 +43,6 @@ from agent_system.environments.household.world import (
 NOTHING_HAPPENS = "Nothing happens."
 """Feedback of a command that cannot be carried out (TextWorld's words)."""
 
-TREATMENT_VERBS = ("heat", "cool", "clean")
-
 
 @dataclass(frozen=True)
 class State:
