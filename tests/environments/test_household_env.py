@@ -80,7 +80,7 @@ def test_the_whole_episode_through_the_env_ends_with_reward_one():
         obs, reward, done, info = env.step(_act(info["expert_action"]))
         total += reward
         steps += 1
-    assert info["won"] and total == 1.0 and steps <= 10 and info["expert_action"] == "look"
+    assert info["won"] and total == 1.0 and steps <= 10 and info["expert_action"] == info["search_action"] == "look"
     with pytest.raises(EpisodeFinishedError):
         env.step(_act("look"))
 
@@ -114,6 +114,8 @@ def test_play_expert_and_random():
     assert r["won"] == 60 and r["success_rate"] == 1.0 and not r["failed_games"]
     assert set(r["by_type"]) == set(alfworld.TASK_TYPES) and all(w == t for w, t in r["by_type"].values())
     assert 3 <= min(r["mean_steps_by_type"].values()) and max(r["mean_steps_by_type"].values()) <= 10
+    search = play(policy="search", games=60, split="valid_seen", progress=False)
+    assert search["won"] == 60 and search["mean_steps"] >= r["mean_steps"]
     rnd = play(policy="random", games=60, split="valid_seen", max_steps=10, progress=False)
     assert rnd["games"] == 60 and rnd["won"] < 30 and rnd["max_steps"] == 10
     again = play(policy="random", games=60, split="valid_seen", max_steps=10, progress=False)

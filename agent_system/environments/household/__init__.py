@@ -9,18 +9,19 @@ usable alone:
 - :mod:`.game` — :class:`Game`, :class:`State`, :func:`admissible`, :func:`apply`, :func:`is_won`
   (pure rules and text);
 - :mod:`.generate` — deterministic games per ``(split, seed)``, disjoint splits;
-- :mod:`.expert` — shortest plans from any state;
+- :mod:`.expert` — shortest plans from any state (full knowledge), and a searching expert that
+  knows only what the agent has seen;
 - :mod:`.env` — the :class:`HouseholdEnv` adapter; :mod:`.play` — scripted runs.
 
 ``SPEC.make(split="train", require_think=True)`` builds an env; ``SPEC.extra["play"]`` plays
-scripted games (``skillrl env play household --policy expert|random``).
+scripted games (``skillrl env play household --policy expert|search|random``).
 """
 
 from agent_system.environments.alfworld.projection import project_action
 from agent_system.environments.alfworld.prompts import build_prompt
 from agent_system.environments.base import EnvSpec
 from agent_system.environments.household.env import HouseholdEnv, make
-from agent_system.environments.household.expert import next_action, plan
+from agent_system.environments.household.expert import next_action, plan, search_action
 from agent_system.environments.household.game import Game, State, admissible, apply, intro, is_won
 from agent_system.environments.household.generate import EVAL_SPLIT_SIZE, eval_games, game_by_id, game_for
 from agent_system.environments.household.play import contract_policy, play
@@ -57,4 +58,5 @@ __all__ = [
     "plan",
     "play",
     "project_action",
+    "search_action",
 ]

@@ -8,9 +8,12 @@ observation says why); a well-formed command the game cannot carry out gets the 
 and the turn counts. Reward 1.0 on the step that wins, which ends the episode; the env itself
 never truncates (the agent loop's ``max_steps`` does).
 
-``info`` carries, besides :data:`~agent_system.environments.base.INFO_KEYS`: ``split``, and
-``expert_action`` — the first command of the expert's shortest plan from the current state
-(``"look"`` once won), as ALFWorld's env reports its hand-coded expert's next command.
+``info`` carries, besides :data:`~agent_system.environments.base.INFO_KEYS`: ``split``;
+``expert_action`` — the first command of the expert's shortest plan from the full current state
+(:func:`~.expert.next_action`; ``"look"`` once won), as ALFWorld's env reports its hand-coded
+expert's next command; ``search_action`` — the next command of the expert that knows only what
+the agent has seen and searches for the rest (:func:`~.expert.search_action`), the teacher a
+policy can imitate from its observations.
 """
 
 from __future__ import annotations
@@ -109,6 +112,7 @@ class HouseholdEnv(TextEnv):
             "game_id": self._game.game_id,
             "split": self.split,
             "expert_action": expert.next_action(self._game, self._state),
+            "search_action": expert.search_action(self._game, self._state),
         }
         info.update(extra)
         return info

@@ -1,4 +1,5 @@
-"""The expert: a shortest plan from any state, computed from the full game state.
+"""Two experts: shortest plans from the full game state (:func:`plan`, :func:`next_action`), and
+a searcher that knows only what the agent has seen (:func:`search_action`).
 
 Unlike ALFWorld's hand-coded expert (which searches the room), this one knows where every object
 is. For each way of reaching the goal — which goal object(s), which target receptacle, which
@@ -15,11 +16,15 @@ so plans are deterministic):
 * ``look_at_obj_in_light``: fetch, ``go to`` the lamp, ``use`` it unless it is on.
 
 A plan stops at the command that wins. The tests check the plans against breadth-first search.
+
+The full-knowledge expert walks straight to objects it has never seen, so its first moves
+cannot be read off the observations; :func:`search_action` is the teacher a policy can imitate.
 """
 
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 
 from agent_system.environments.household.game import (
     NOTHING_HAPPENS,
@@ -29,7 +34,14 @@ from agent_system.environments.household.game import (
     is_won,
     lamp_of,
 )
-from agent_system.environments.household.world import APPLIANCE_FOR, RECEPTACLES, TREATMENT_OF, kind_of
+from agent_system.environments.household.world import (
+    APPLIANCE_FOR,
+    LAMP_HOLDERS,
+    OBJECTS,
+    RECEPTACLES,
+    TREATMENT_OF,
+    kind_of,
+)
 
 
 class _Infeasible(Exception):
@@ -152,3 +164,72 @@ def next_action(game: Game, state: State) -> str:
     """The first command of :func:`plan` (``"look"`` when there is none)."""
     steps = plan(game, state)
     return steps[0] if steps else "look"
+
+
+# ------------------------------------------------------------------------------ the searcher
+def known_state(state: State) -> State:
+    """``state`` as the agent knows it: objects in receptacles it has not seen are left out."""
+    return replace(state, places=tuple((o, r) for o, r in state.places if r in state.seen))
+
+
+def _fetch_first(game: Game, state: State, objs: list[str]) -> str:
+    """First command of the shortest way to hold one of ``objs`` ('' when none can be fetched)."""
+    best: list[str] | None = None
+    for obj in objs:
+        recipe = _Recipe(game, state)
+        try:
+            recipe.fetch(obj)
+        except _Infeasible:
+            continue
+        if recipe.commands and (best is None or len(recipe.commands) < len(best)):
+            best = recipe.commands
+    return best[0] if best else ""
+
+
+def _search_kinds(game: Game, known: State) -> set[str]:
+    """Receptacle kinds that may hide what the goal still needs (the generator's rules: goal
+    objects lie in their kind's places, never in a target-kind receptacle of a placing task;
+    the lamp stands on a desk or a sidetable)."""
+    kinds: set[str] = set()
+    look = game.task_type == "look_at_obj_in_light"
+    holding_goal = bool(known.holding) and kind_of(known.holding) == game.obj_kind
+    if not holding_goal:
+        kinds |= {k for k in OBJECTS[game.obj_kind].places if look or k != game.recep_kind}
+    if look and not known.where(lamp_of(game)):
+        kinds |= set(LAMP_HOLDERS)
+    return kinds
+
+
+def search_action(game: Game, state: State) -> str:
+    """The next command of an expert that knows only what the agent has seen (``state.seen``).
+
+    Like ALFWorld's hand-coded expert it searches: when the objects the goal needs are known, it
+    follows :func:`plan` on the known state; in ``pick_two_obj_and_place`` it delivers a known
+    object before looking for the second, in ``look_at_obj_in_light`` it picks up a known object
+    before looking for the lamp; otherwise it visits the first receptacle (in the admissible
+    list's alphabetical order) that it has not seen and that may hide what it needs, opening it
+    when closed. Every choice depends only on the task, the receptacle names and what was seen,
+    so a policy reading the same observations can imitate it. Always wins on generated games;
+    ``"look"`` once won.
+    """
+    if is_won(game, state):
+        return "look"
+    known = known_state(state)
+    steps = plan(game, known)
+    if steps:
+        return steps[0]
+    if game.task_type == "pick_two_obj_and_place":
+        steps = plan(replace(game, task_type="pick_and_place"), known)
+        if steps:
+            return steps[0]
+    holding_goal = bool(known.holding) and kind_of(known.holding) == game.obj_kind
+    if game.task_type == "look_at_obj_in_light" and not holding_goal:
+        first = _fetch_first(game, known, [o for o in _candidates(game, known) if known.where(o)])
+        if first:
+            return first
+    kinds = _search_kinds(game, known)
+    for recep in sorted(game.receptacles):
+        if recep not in state.seen and kind_of(recep) in kinds:
+            return f"open {recep}" if state.location == recep else f"go to {recep}"
+    return next_action(game, state)  # nothing left to search (not on generated games): use full knowledge
+

@@ -64,6 +64,10 @@ class State:
     """Objects that are clean."""
     lamp_on: bool = False
     """Whether the lamp is switched on."""
+    seen: frozenset[str] = frozenset()
+    """Receptacles whose contents the agent has seen (arrived at while open or not openable,
+    or opened). Objects only move when the agent moves them, so what lies in a seen
+    receptacle is known to the agent; the rest is hidden (see :func:`~.expert.search_action`)."""
 
     def where(self, obj: str) -> str:
         """Receptacle holding ``obj`` ('' when it is in hand or unknown)."""
@@ -228,7 +232,9 @@ def apply(game: Game, state: State, command: str) -> tuple[State, str]:
     if m := _GO.fullmatch(command):
         target = m.group(1)
         if target in recs and target != here:
-            return replace(state, location=target), f"You arrive at {target}. {describe_receptacle(state, target)}"
+            seen = state.seen | {target} if state.is_open(target) else state.seen
+            return (replace(state, location=target, seen=seen),
+                    f"You arrive at {target}. {describe_receptacle(state, target)}")
         return state, NOTHING_HAPPENS
     if m := _TAKE.fullmatch(command):
         obj, src = m.groups()
@@ -263,7 +269,7 @@ def apply(game: Game, state: State, command: str) -> tuple[State, str]:
             if name == here and RECEPTACLES[kind_of(here)].openable and (name in state.opened) == (verb == "close"):
                 if verb == "close":
                     return replace(state, opened=state.opened - {name}), f"You close the {name}."
-                nxt = replace(state, opened=state.opened | {name})
+                nxt = replace(state, opened=state.opened | {name}, seen=state.seen | {name})
                 return nxt, f"You open the {name}. {describe_receptacle(nxt, name)}"
             return state, NOTHING_HAPPENS
         if verb == "use":

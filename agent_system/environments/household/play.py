@@ -1,4 +1,5 @@
-"""Scripted household runs (``skillrl env play household``): the expert or a random policy.
+"""Scripted household runs (``skillrl env play household``): the expert, the searching expert,
+or a random policy.
 
 Games are generated, so they are played in this process (a game costs well under a
 millisecond per step; worker processes would only add start-up time). Game ``k`` (0-based) is
@@ -18,7 +19,7 @@ from skillrl.utils.metrics import success_by_task_type
 
 DEFAULT_SPLIT = "valid_unseen"
 MAX_STEPS = 50
-"""Turn limit of a scripted game (the expert needs at most 10)."""
+"""Turn limit of a scripted game (the expert needs at most 10 steps, the searcher 14)."""
 
 #: ``policy(info, admissible, rng) -> raw model text``
 ScriptedPolicy = Callable[[dict[str, Any], list[str], random.Random], str]
@@ -29,8 +30,13 @@ def _wrap(action: str) -> str:
 
 
 def expert_policy(info: dict[str, Any], admissible: list[str], rng: random.Random) -> str:
-    """The expert's next command (``info["expert_action"]``)."""
+    """The expert's next command (``info["expert_action"]``: shortest plans, full knowledge)."""
     return _wrap(info.get("expert_action") or "look")
+
+
+def search_policy(info: dict[str, Any], admissible: list[str], rng: random.Random) -> str:
+    """The searching expert's next command (``info["search_action"]``: knows only what it saw)."""
+    return _wrap(info.get("search_action") or "look")
 
 
 def random_policy(info: dict[str, Any], admissible: list[str], rng: random.Random) -> str:
@@ -38,7 +44,7 @@ def random_policy(info: dict[str, Any], admissible: list[str], rng: random.Rando
     return _wrap(rng.choice(admissible) if admissible else "look")
 
 
-POLICIES: dict[str, ScriptedPolicy] = {"expert": expert_policy, "random": random_policy}
+POLICIES: dict[str, ScriptedPolicy] = {"expert": expert_policy, "search": search_policy, "random": random_policy}
 
 
 def play_episode(env: HouseholdEnv, seed: int, policy: ScriptedPolicy, max_steps: int = MAX_STEPS) -> dict[str, Any]:
@@ -75,7 +81,8 @@ def play(
     """Play ``games`` household games with a scripted policy.
 
     Args:
-        policy: ``"expert"`` or ``"random"`` (uniform over admissible commands).
+        policy: ``"expert"`` (shortest plans from the full state), ``"search"`` (the expert that
+            knows only what it has seen) or ``"random"`` (uniform over admissible commands).
         games: number of games (an evaluation split wraps around after 200).
         data_dir, data, workers: accepted for the CLI's common signature; unused.
         split: ``train``, ``valid_seen`` or ``valid_unseen`` (default).
