@@ -23,6 +23,7 @@ cannot be read off the observations; :func:`search_action` is the teacher a poli
 
 from __future__ import annotations
 
+import functools
 import itertools
 from dataclasses import replace
 
@@ -145,9 +146,17 @@ def _recipes(game: Game, state: State):
 
 
 def plan(game: Game, state: State) -> list[str]:
-    """The expert's shortest plan from ``state`` ([] when the game is won or cannot be won)."""
+    """The expert's shortest plan from ``state`` ([] when the game is won or cannot be won).
+
+    Memoised per ``(game, state)``: the copies of a GRPO group replay the same states.
+    """
+    return list(_plan(game, state))
+
+
+@functools.lru_cache(maxsize=1 << 15)
+def _plan(game: Game, state: State) -> tuple[str, ...]:
     if is_won(game, state):
-        return []
+        return ()
     best: list[str] | None = None
     for run in _recipes(game, state):
         recipe = _Recipe(game, state)
@@ -157,7 +166,7 @@ def plan(game: Game, state: State) -> list[str]:
             continue
         if recipe.won and (best is None or len(recipe.commands) < len(best)):
             best = recipe.commands
-    return best or []
+    return tuple(best or ())
 
 
 def next_action(game: Game, state: State) -> str:
