@@ -429,6 +429,7 @@ ENVIRONMENTS.register_lazy("alfworld", "agent_system.environments.alfworld:SPEC"
 ENVIRONMENTS.register_lazy("webshop", "agent_system.environments.webshop:SPEC")
 ENVIRONMENTS.register_lazy("search", "agent_system.environments.search:SPEC")
 ENVIRONMENTS.register_lazy("toy", "agent_system.environments.toy:SPEC")
+ENVIRONMENTS.register_lazy("household", "agent_system.environments.household:SPEC")
 
 
 def get_env_spec(name: str) -> EnvSpec:

@@ -89,7 +89,7 @@ def test_play_json_defaults_to_the_oracle():
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["play", "toy"], "environment 'toy' has no scripted runs; choose one of: alfworld, search, webshop"),
+        (["play", "toy"], "environment 'toy' has no scripted runs; choose one of: alfworld, household, search, webshop"),
         (["play", "chess"], "unknown environment 'chess'"),
         (["score", "search", "--cases", "x.json"], "environment 'search' has no outcome scoring; choose one of: webshop"),
     ],
@@ -107,7 +107,7 @@ def test_env_list_and_completion():
     assert envs["toy"]["policies"] == [] and envs["search"]["skill_categories"][0] == "single_hop_fact"
     from skillrl.cli import env as env_cli
 
-    assert env_cli._complete_playable("") == ["alfworld", "search", "webshop"]
+    assert env_cli._complete_playable("") == ["alfworld", "household", "search", "webshop"]
     assert env_cli._complete_scorable("w") == ["webshop"]
 
 
