@@ -124,6 +124,8 @@ _LAZY = {
         "compute_advantage_for_multi_trajectories",
     ),
     "DataProto": ("verl.protocol", "DataProto"),
+    # experiment tracking (verl/utils/tracking.py): console, TensorBoard, W&B, MLflow, ...
+    "Tracking": ("verl.utils.tracking", "Tracking"),
 }
 
 
