@@ -60,7 +60,7 @@ def test_tokenizer_roundtrip_tags_and_unknown_words():
 
 def test_policy_batches_concurrent_requests_and_logprobs_match_training_forward():
     model, tok = _tiny()
-    policy = LocalHFPolicy(model, tok, max_new_tokens=5, temperature=1.0)
+    policy = LocalHFPolicy(model, tok, max_new_tokens=5, temperature=0.7)
 
     async def run():
         async def one(p):
@@ -76,7 +76,7 @@ def test_policy_batches_concurrent_requests_and_logprobs_match_training_forward(
         assert tok.eos_token_id not in g.response_ids[:-1]  # nothing after EOS
     batch = build_turn_batch([g.prompt_ids for g in gens], [g.response_ids for g in gens], [0.0] * 6, tok.pad_token_id)
     with torch.no_grad():
-        lp = response_logprobs(model, batch, 1.0)
+        lp = response_logprobs(model, batch, 0.7)  # the sampling temperature, applied once
     for i, g in enumerate(gens):
         assert torch.allclose(lp[i, : len(g.logprobs)], torch.tensor(g.logprobs), atol=1e-4)
 

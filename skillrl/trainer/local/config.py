@@ -68,10 +68,11 @@ class LocalTrainConfig:
     """Attention heads of the tiny policy (must divide ``model_hidden_size``)."""
     max_prompt_tokens: int | None = None
     """Prompts longer than this keep their last tokens (None: no limit)."""
-    constrained_actions: bool | None = None
+    constrained_actions: bool = False
     """Constrain the text inside ``<action>…</action>`` to the turn's admissible actions (a token
-    trie in generation; every action is valid, learning is about which one). None: on for the
-    tiny policy, off for a checkpoint."""
+    trie in generation; every action is valid, learning is about which one). An option for small
+    local policies (the main job turns it on); off by default, and best left off for real
+    checkpoints."""
 
     # --- cold start (SFT before GRPO) --------------------------------------------------
     cold_start: str = FORMAT_COLD_START
@@ -182,8 +183,8 @@ class LocalTrainConfig:
         require(isinstance(self.cold_start, str) and bool(self.cold_start.strip()), "cold_start", self.cold_start,
                 "format, none, a teacher (expert, search, oracle, openai:MODEL) or an export folder")
         check_choice("warmup_rationale", self.warmup_rationale, RATIONALE_STYLES)
-        require(self.constrained_actions is None or isinstance(self.constrained_actions, bool),
-                "constrained_actions", self.constrained_actions, "true, false or null")
+        require(isinstance(self.constrained_actions, bool), "constrained_actions", self.constrained_actions,
+                "true or false")
         require(self.resume_from is None or (isinstance(self.resume_from, str) and bool(self.resume_from)),
                 "resume_from", self.resume_from, "null, auto or a checkpoint folder")
         require(isinstance(self.project_name, str) and bool(self.project_name), "project_name", self.project_name,

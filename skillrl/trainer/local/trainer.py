@@ -194,8 +194,8 @@ class LocalRecipe:
             shape=TinyShape(cfg.model_hidden_size, cfg.model_num_layers, cfg.model_num_heads))
         self.model, self.tokenizer, self.tiny = pm.model, pm.tokenizer, pm.tiny
         think = self._think_format()
-        constrain = cfg.constrained_actions if cfg.constrained_actions is not None else self.tiny
-        vocab = ActionVocabulary(self.tokenizer, self.tokenizer.eos_token_id, think=think) if constrain else None
+        vocab = ActionVocabulary(self.tokenizer, self.tokenizer.eos_token_id, think=think) \
+            if cfg.constrained_actions else None
         self.constrained = vocab is not None
         self.policy = LocalHFPolicy(self.model, self.tokenizer, max_new_tokens=cfg.max_new_tokens,
                                     temperature=cfg.temperature, max_prompt_tokens=cfg.max_prompt_tokens,
