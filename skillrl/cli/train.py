@@ -156,12 +156,19 @@ def _print_result(result: Any) -> None:
                    + (f", held-out exact-action accuracy {acc:.3f}" if acc is not None else ""))
     typer.echo(f"trained {result.steps} steps in {result.seconds:.1f}s; "
                f"train reward {(result.reward_history or [0.0])[0]:.3f} -> {(result.reward_history or [0.0])[-1]:.3f}")
-    typer.echo("validation success by task type:")
+    before = result.initial_success_by_type or {}
+    typer.echo("validation success by task type" + (" (before GRPO -> after):" if before else ":"))
     for task_type, (won, total) in sorted(result.success_by_type.items()):
-        typer.echo(f"  {task_type:<24} {won}/{total} ({won / total if total else 0.0:.2f})")
+        was = ""
+        if task_type in before:
+            w0, t0 = before[task_type]
+            was = f"{w0}/{t0} ({w0 / t0 if t0 else 0.0:.2f}) -> "
+        typer.echo(f"  {task_type:<24} {was}{won}/{total} ({won / total if total else 0.0:.2f})")
     overall = result.final_metrics.get("val/success_rate")
     if overall is not None:
-        typer.echo(f"  {'overall':<24} {overall:.3f}")
+        w0 = sum(w for w, _ in before.values())
+        t0 = sum(t for _, t in before.values())
+        typer.echo(f"  {'overall':<24} " + (f"{w0 / t0:.3f} -> " if t0 else "") + f"{overall:.3f}")
     typer.echo(f"skill ids injected: {', '.join(result.skill_ids) if result.skill_ids else '(skills off)'}")
     typer.echo(f"checkpoint: {result.checkpoint_dir}")
     if result.bank_path:

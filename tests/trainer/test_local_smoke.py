@@ -147,9 +147,10 @@ def test_the_flags_are_overrides_on_the_main_job_or_the_quick_start(tmp_path):
     from skillrl.cli.train import resolve_config
 
     job = resolve_config([])
-    assert job.env.env_name == "alfworld" and job.env.skills is not None
+    assert job.env.env_name == "household" and job.env.skills is not None
     assert job.env.skills.skills_json_path.endswith("memory_data/alfworld/skills.json")
-    assert job.val_before_train and job.total_training_steps == 3
+    assert job.val_before_train and job.total_training_steps == 8 and job.cold_start == "search"
+    assert resolve_config([], cold_start="expert").cold_start == "expert"
     # overrides win over the job's values; --no-skills switches the bank off
     cfg = resolve_config(["train_batch_size=2", "env.val_split=valid_unseen"], no_skills=True)
     assert cfg.train_batch_size == 2 and cfg.env.val_split == "valid_unseen" and cfg.env.skills is None

@@ -84,6 +84,9 @@ class TrainResult:
     bank_version: int | None = None
     success_by_type: dict[str, list[int]] = field(default_factory=dict)
     """Final validation ``{task_type: [won, total]}``."""
+    initial_success_by_type: dict[str, list[int]] = field(default_factory=dict)
+    """The validation before the first GRPO step (after the cold start; ``val_before_train``),
+    ``{task_type: [won, total]}`` (empty when it did not run)."""
     skill_ids: list[str] = field(default_factory=list)
     """Skill ids injected into the final validation episodes."""
     output_dir: str = ""
@@ -477,10 +480,10 @@ class LocalRecipe:
 
         cfg = self.config
         self.cold_start()
-        last_val = Validation({}, {}, [])
+        initial = Validation({}, {}, [])
         if cfg.val_before_train and self.step == 0:
-            last_val = self.validate(0)
-            self.metrics_log.log(0, last_val.metrics)
+            initial = self.validate(0)
+            self.metrics_log.log(0, initial.metrics)
         step_metrics: dict[str, float] = {}
         total = cfg.total_training_steps
         bar = tqdm(range(self.step + 1, total + 1), desc="train", disable=not cfg.progress,
@@ -490,8 +493,7 @@ class LocalRecipe:
             self.step = step
             self.reward_history.append(step_metrics.get("train/reward_mean", 0.0))
             if cfg.test_freq > 0 and step % cfg.test_freq == 0 and step < total:
-                last_val = self.validate(step)
-                step_metrics.update(last_val.metrics)
+                step_metrics.update(self.validate(step).metrics)
             if cfg.save_freq > 0 and step % cfg.save_freq == 0 and step < total:
                 self.save(step, step_metrics)
             self.metrics_log.log(step, step_metrics)
@@ -509,6 +511,7 @@ class LocalRecipe:
             bank_path=str(path / ckpt.BANK_FILE) if bank is not None else None,
             bank_version=bank.version if bank is not None else None,
             success_by_type=final.by_type,
+            initial_success_by_type=initial.by_type,
             skill_ids=sorted({sid for ep in final.episodes for sid in ep.skill_ids}),
             output_dir=str(self.out_dir),
             seconds=time.perf_counter() - self._t_start,
