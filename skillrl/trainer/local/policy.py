@@ -82,22 +82,27 @@ def cut_at_eos(ids: Sequence[int], eos_ids: set[int]) -> list[int]:
 class ChosenLogprobs:
     """A logits processor that gathers the log-probability of each generated token on device.
 
-    At every step it keeps ``log_softmax(scores)`` of that step (one ``(bs, vocab)`` tensor) and,
-    at the next step, gathers the entry of the token that was chosen; :meth:`finish` gathers the
-    last one from the final sequences. ``generate`` runs custom processors after its own ones,
-    so when sampling the scores are already divided by the temperature (its
-    ``TemperatureLogitsWarper``): nothing is divided here. Place it before any processor that
-    masks the distribution (the log-probs are the model's own).
+    At every step it keeps ``log_softmax(scores / temperature)`` of that step (one ``(bs,
+    vocab)`` tensor) and, at the next step, gathers the entry of the token that was chosen;
+    :meth:`finish` gathers the last one from the final sequences. ``generate`` (transformers 5)
+    runs custom processors *before* its sampling warpers, so the scores seen here are the raw
+    logits and the temperature is applied here, once (a test compares with the training
+    forward at temperature 0.7). Place it before any processor that masks the distribution
+    (the log-probs are the model's own).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, temperature: float) -> None:
+        self.temperature = temperature
         self._prev: torch.Tensor | None = None
         self._picked: list[torch.Tensor] = []
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
         if self._prev is not None:
             self._picked.append(self._prev.gather(-1, input_ids[:, -1:]).squeeze(-1))
-        self._prev = torch.log_softmax(scores.float(), dim=-1)
+        logits = scores.float()
+        if self.temperature > 0:
+            logits = logits / self.temperature
+        self._prev = torch.log_softmax(logits, dim=-1)
         return scores
 
     def finish(self, sequences: torch.Tensor) -> torch.Tensor:
@@ -264,7 +269,7 @@ class LocalHFPolicy:
             attention[i, width - len(ids):] = 1
         input_ids, attention = input_ids.to(device), attention.to(device)
         sample = self.temperature > 0
-        recorder = ChosenLogprobs()
+        recorder = ChosenLogprobs(self.temperature if sample else 0.0)
         processors: list[Any] = [recorder]
         if self.constrain is not None and admissible is not None:
             constraint = ActionConstraint(self.constrain, list(admissible), prompt_width=width,
