@@ -159,16 +159,22 @@ def verl_config_dir() -> str:
     return os.path.dirname(_cfg.__file__)
 
 
-def validate_trainer_config(config) -> None:
+def validate_trainer_config(config, *, quiet: bool = False) -> None:
     """verl's own config check (``verl.utils.config.validate_config``) on a composed config.
+
+    ``quiet``: keep verl's progress prints off stdout (they go to stderr).
 
     Raises:
         AssertionError | ValueError: verl's message on an inconsistent config.
     """
+    import contextlib
+    import sys
+
     from verl.trainer.ppo.utils import need_critic, need_reference_policy
     from verl.utils.config import validate_config
 
-    validate_config(config, use_reference_policy=need_reference_policy(config), use_critic=need_critic(config))
+    with contextlib.redirect_stdout(sys.stderr) if quiet else contextlib.nullcontext():
+        validate_config(config, use_reference_policy=need_reference_policy(config), use_critic=need_critic(config))
 
 
 def run_ppo(config) -> None:
