@@ -124,6 +124,13 @@ _LAZY = {
         "compute_advantage_for_multi_trajectories",
     ),
     "DataProto": ("verl.protocol", "DataProto"),
+    # checkpoints, metrics
+    "find_latest_ckpt_path": ("verl.utils.checkpoint.checkpoint_manager", "find_latest_ckpt_path"),
+    "is_distillation_enabled": ("verl.trainer.distillation", "is_distillation_enabled"),
+    "rename_dict": ("verl.utils.py_functional", "rename_dict"),
+    "reduce_metrics": ("verl.utils.metric", "reduce_metrics"),
+    "make_iterator": ("verl.utils.tensordict_utils", "make_iterator"),
+    "KVBatchMeta": ("transfer_queue", "KVBatchMeta"),
 }
 
 
@@ -190,3 +197,38 @@ def run_ppo(config) -> None:
     if not config.trainer.use_v1:
         raise ValueError("SkillRL needs verl's v1 trainer: set trainer.use_v1=true")
     _run_ppo(config, task_runner_class=TaskRunnerV1)
+
+
+def copy_to_remote(files: list[str], remote_folder: str) -> None:
+    """Copy local ``files`` into ``remote_folder`` (a local path or ``hdfs://``) with verl's
+    ``hdfs_io``, as verl copies model checkpoints to ``trainer.default_hdfs_dir``.
+
+    Raises:
+        RuntimeError: a copy failed.
+    """
+    import os
+
+    from verl.utils import hdfs_io
+
+    hdfs_io.makedirs(remote_folder, exist_ok=True)
+    for f in files:
+        target = os.path.join(remote_folder, os.path.basename(f))
+        ok = hdfs_io.copy(f, target)
+        if ok is False:
+            raise RuntimeError(f"copying {f} to {target} failed")
+
+
+def tq_get(keys: list[str], partition_id: str, fields: list[str]) -> dict:
+    """``{field: [value per key]}`` read from TransferQueue (the v1 trainer's sample store)."""
+    import transfer_queue as tq
+
+    data = tq.kv_batch_get(keys=keys, partition_id=partition_id, select_fields=fields)
+    return {f: list(data[f].tolist()) if hasattr(data[f], "tolist") else list(data[f]) for f in fields}
+
+
+def tq_clear(keys: list[str], partition_id: str) -> None:
+    """Remove ``keys`` from TransferQueue."""
+    import transfer_queue as tq
+
+    if keys:
+        tq.kv_clear(keys=keys, partition_id=partition_id)
