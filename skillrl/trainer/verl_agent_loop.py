@@ -517,9 +517,7 @@ class EnvAgentLoop(_verl.AgentLoopBase):
 
     async def _count_tokens(self, messages: list[dict[str, str]]) -> list[int]:
         """The chat-templated prompt ids, uncut (verl's ``ct_build_initial_tokens`` cuts)."""
-        return await self.loop.run_in_executor(
-            None, lambda: self.continuous_token_builder.build_initial_tokens(messages)
-        )
+        return await asyncio.to_thread(self.continuous_token_builder.build_initial_tokens, messages)
 
     async def run(self, sampling_params: dict[str, Any], **kwargs: Any) -> list[Any]:
         """Play the row's game once and return one output per env step.
