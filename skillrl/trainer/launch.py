@@ -17,8 +17,9 @@ composed config into what the run will do, with verl's own rules:
 - :func:`checkpoint_plan` — where and how often checkpoints (model + skill bank) are written.
 
 ``python -m skillrl.trainer.launch --config-name grpo_alfworld [overrides]`` prints the resolved
-config, runs verl's ``validate_config`` on it and prints the plan as ``#`` comment lines (the
-launch scripts' ``DRY_RUN``).
+config as the run would get it (paths made absolute, as ``python -m skillrl.main`` does before
+Ray starts), runs verl's ``validate_config`` on it and prints the plan as ``#`` comment lines
+(the launch scripts' ``DRY_RUN``).
 """
 
 from __future__ import annotations
@@ -223,10 +224,11 @@ class LaunchPlan:
             f"step = {s.steps_per_epoch} per epoch, x {s.total_epochs} epoch(s))",
             f"rows per step: {games} episodes ({s.train_batch_size} games x group {self.rollout_n}), one row per env "
             f"step: {lo}..{hi} rows",
-            f"optimizer updates per step: {u.updates_per_step} ({u.mini_batches} mini-batches of 1/{u.mini_batches} "
-            f"of the step's rows x {u.ppo_epochs} epoch(s)), whatever the episode length (verl's row count would "
-            f"give {verl_row_updates(lo, self.ppo_mini_batch_size, self.rollout_n, u.ppo_epochs)}.."
-            f"{verl_row_updates(hi, self.ppo_mini_batch_size, self.rollout_n, u.ppo_epochs)})",
+            f"optimizer updates per step: {u.updates_per_step} ({u.mini_batches} mini-batches x {u.ppo_epochs} "
+            f"epoch(s)) whatever the episode length, each on 1/{u.mini_batches} of the step's rows "
+            f"({math.ceil(lo / u.mini_batches)}..{math.ceil(hi / u.mini_batches)} rows); verl's own row counting "
+            f"would make {verl_row_updates(lo, self.ppo_mini_batch_size, self.rollout_n, u.ppo_epochs)}.."
+            f"{verl_row_updates(hi, self.ppo_mini_batch_size, self.rollout_n, u.ppo_epochs)}",
             f"prompt budget: {p.prompt_length} tokens per turn (chat template included), {p.response_length} per "
             f"reply; history up to {p.history_length} turn(s), older turns dropped first to fit (counted in "
             f"metrics), replies without an action kept to {p.history_action_chars} characters",
@@ -293,7 +295,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from hydra._internal.utils import get_args_parser
     from omegaconf import OmegaConf
 
-    from skillrl.main import DEFAULT_CONFIG, precheck, typed_config
+    from skillrl.main import DEFAULT_CONFIG, absolute_paths, precheck, typed_config
     from skillrl.trainer.config import compose
 
     args = list(sys.argv[1:] if argv is None else argv)
@@ -302,7 +304,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {problem}", file=sys.stderr)
         return 2
     parsed = get_args_parser().parse_args(args)
-    cfg = compose(parsed.config_name or DEFAULT_CONFIG, parsed.overrides)
+    cfg = absolute_paths(compose(parsed.config_name or DEFAULT_CONFIG, parsed.overrides))
     try:
         typed_config(cfg)
         plan = launch_plan(cfg)

@@ -15,7 +15,7 @@ Processes that only use verl's algorithm functions (the local backend) never pay
 
 verl itself logs a plugin that fails to load at DEBUG only, so every failure here is logged at
 WARNING by this module (and ``python -m skillrl.main`` checks the entry point before Ray starts).
-verl's own registration path, ``rollout.agent.agent_loop_config_path`` (``configs/agent_loop.yaml``
+verl's own registration path, ``rollout.agent.agent_loop_config_path`` (``configs/verl/agent_loops.yaml``
 in the SkillRL configs), registers the agent loop as well, in every agent-loop worker.
 """
 
