@@ -311,11 +311,40 @@ class ServerPolicy:
 # --- per-process state: env pool and skill retrievers ----------------------------------------
 
 
+#: one env call at a time per process: envs are not thread-safe (two ALFWorld resets in two
+#: threads break TextWorld's shared PDDL parser), and under the GIL they would not overlap anyway
+_ENV_CALL_LOCK = threading.Lock()
+
+
+class SerializedEnv(TextEnv):
+    """An in-process env whose calls take the process-wide env lock (see ``_ENV_CALL_LOCK``)."""
+
+    def __init__(self, env: TextEnv) -> None:
+        self.env = env
+        self.env_name = getattr(env, "env_name", "")
+
+    def reset(self, seed: int | None = None, task: str | None = None):
+        with _ENV_CALL_LOCK:
+            return self.env.reset(seed, task)
+
+    def step(self, action_text: str):
+        with _ENV_CALL_LOCK:
+            return self.env.step(action_text)
+
+    def admissible_actions(self):
+        with _ENV_CALL_LOCK:
+            return self.env.admissible_actions()
+
+    def close(self) -> None:
+        with _ENV_CALL_LOCK:
+            self.env.close()
+
+
 class EnvPool:
     """Reusable in-process envs per ``(env_name, factory kwargs)`` (envs are costly to build).
 
-    ``acquire`` hands out an idle env or makes one; ``release`` returns it, or closes it when
-    the episode broke it.
+    ``acquire`` hands out an idle env or makes one (a :class:`SerializedEnv`: one env call at a
+    time in this process); ``release`` returns it, or closes it when the episode broke it.
     """
 
     def __init__(self) -> None:
@@ -332,7 +361,9 @@ class EnvPool:
             idle = self._idle.get(key)
             if idle:
                 return idle.pop()
-        return get_env_spec(env_name).make(**kwargs)
+        with _ENV_CALL_LOCK:
+            env = get_env_spec(env_name).make(**kwargs)
+        return SerializedEnv(env)
 
     def release(self, env_name: str, kwargs: Mapping[str, Any], env: TextEnv, *, broken: bool = False) -> None:
         if broken:

@@ -19,6 +19,10 @@ from skillrl.trainer import verl_agent_loop as val  # noqa: E402
 
 from verl_helpers import compose, toy_tokenizer  # noqa: E402
 
+from pathlib import Path  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+
 TASK_RE = re.compile(r"task is to ?: take the (\w+) from the (\w+)")
 
 
@@ -455,3 +459,34 @@ print(cls.__module__, cls.__name__)
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.split()[-2:] == ["skillrl.trainer.verl_agent_loop", "EnvAgentLoop"]
+
+
+def test_in_process_envs_take_turns():
+    """Two ALFWorld resets in two threads break TextWorld's shared PDDL parser; the in-process
+    pool's envs take one call at a time."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from skillrl.utils.paths import DataNotFoundError, resolve_data_dir
+
+    try:
+        data = str(resolve_data_dir("alfworld", str(ROOT.parent / "shared" / "data" / "alfworld")
+                                    if (ROOT.parent / "shared" / "data" / "alfworld").is_dir() else None))
+    except DataNotFoundError:
+        pytest.skip("no ALFWorld data")
+    pool = val.EnvPool()
+    kwargs = {"data_dir": data, "split": "valid_seen", "require_think": False}
+    envs = [pool.acquire("alfworld", kwargs) for _ in range(2)]
+    assert all(isinstance(e, val.SerializedEnv) for e in envs)
+
+    def play(i):
+        obs, info = envs[i].reset(200 + i)
+        envs[i].step("<action> look </action>")
+        return info["game_id"]
+
+    try:
+        with ThreadPoolExecutor(2) as ex:
+            games = list(ex.map(play, range(2)))
+    finally:
+        for e in envs:
+            pool.release("alfworld", kwargs, e, broken=True)
+    assert len(set(games)) == 2
