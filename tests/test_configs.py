@@ -242,3 +242,18 @@ def test_launch_script_rejects_a_bad_override_in_one_line(tmp_path):
     proc = _dry_run(script, tmp_path, "env.max_steps=abc")
     assert proc.returncode == 2
     assert proc.stderr.strip() == "error: invalid value for env.max_steps: 'abc' (allowed: an integer)"
+
+
+def test_gpu_smoke_script_cpu_half(tmp_path):
+    """examples/smoke/run_gpu_smoke.sh --cpu: the smoke run's config composes, passes verl's
+    validate_config, plans 2 steps of 2 updates, and its data is written."""
+    pytest.importorskip("verl")
+    env = {**os.environ, "PYTHON": sys.executable, "WORK": str(tmp_path)}
+    env.pop("WANDB_API_KEY", None)
+    proc = subprocess.run(["bash", str(ROOT / "examples" / "smoke" / "run_gpu_smoke.sh"), "--cpu"], capture_output=True,
+                          text=True, env=env, cwd=str(ROOT), timeout=300)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert proc.stdout.strip().splitlines()[-1].startswith("PASS (CPU half")
+    assert (tmp_path / "data" / "train.parquet").is_file()
+    cfg = OmegaConf.create((tmp_path / "dry_run.yaml").read_text())
+    assert cfg.trainer.save_freq == 1 and cfg.trainer.test_freq == 1 and cfg.env.rollout.n == 2

@@ -485,6 +485,8 @@ class SkillRLTrainer(_verl.PPOTrainerSync):
         try:
             metrics.update(rollout_metrics(getattr(self, "_step_groups", {}), int(self.config.actor_rollout_ref.rollout.n),
                                            self._step_infos(batch)))
+            if self.bank_service is not None:
+                metrics["skillrl/bank/version"] = float(self.bank_service.current_version())
         except Exception as exc:  # statistics must never stop training
             log.warning("could not compute rollout metrics: %s", exc)
         return batch
