@@ -326,8 +326,11 @@ class TemplateRetriever(Retriever):
     def _select(self, task: str, category: str) -> list[tuple[str, Skill | Mistake]]:
         sec = self.sections()
         specific = sec.by_category.get(category, ())
-        if self.task_specific_top_k is not None:
-            specific = specific[: self.task_specific_top_k]
+        cap = self.task_specific_top_k
+        if self.max_skill_tokens is not None:  # every item renders to >= 1 token: no more can fit
+            cap = self.max_skill_tokens if cap is None else min(cap, self.max_skill_tokens)
+        if cap is not None:
+            specific = specific[:cap]
         return (
             [("task_specific", s) for s in specific]
             + [("general", s) for s in sec.general[: self.top_k]]
@@ -382,6 +385,8 @@ class EmbeddingRetriever(Retriever):
         self._by_text: dict[str, np.ndarray] = {}
         """Skill embeddings by embedded text (the texts of the current bank version)."""
         self._matrix: _Matrix | None = None
+        self._batch_scores: dict[str, np.ndarray] = {}
+        """Scores of the distinct tasks of the batch being retrieved (filled by :meth:`_prepare`)."""
         self.skill_texts_encoded = 0
         """Skill texts sent to the encoder so far (for tests and benchmarks)."""
 
@@ -426,10 +431,15 @@ class EmbeddingRetriever(Retriever):
 
     def _prepare(self, tasks: Sequence[str]) -> None:
         with self._lock:
-            self._skill_matrix()
-            missing = [k for k in dict.fromkeys(map(_normalize, tasks)) if self._queries.get(k) is None]  # a hit refreshes recency
+            m = self._skill_matrix()
+            keys = list(dict.fromkeys(map(_normalize, tasks)))
+            missing = [k for k in keys if self._queries.get(k) is None]  # a hit refreshes recency
             if missing and self._queries.maxsize:
                 self._queries.update(zip(missing, self.encoder.encode(missing, is_query=True)))
+            self._batch_scores = {}
+            if m.items and all(k in self._queries for k in keys):  # one product for the whole batch
+                scores = np.round(np.stack([self._queries[k] for k in keys]) @ m.emb.T, 4)
+                self._batch_scores = dict(zip(keys, scores))
 
     def _query(self, task: str) -> np.ndarray:
         key = _normalize(task)
@@ -443,21 +453,29 @@ class EmbeddingRetriever(Retriever):
 
     @staticmethod
     def _best(scores: np.ndarray, rows: np.ndarray, k: int) -> list[int]:
-        """The ``k`` rows with the highest score; ties keep the order of ``rows``."""
-        if k <= 0 or rows.size == 0:
+        """The ``k`` rows with the highest score; ties keep the order of ``rows``.
+
+        Scores are multiples of 1e-4 in [-1, 1], so ``(-score, position)`` packs into one
+        integer key: a linear-time partition, then a sort of the ``k`` winners only.
+        """
+        n = int(rows.size)
+        if k <= 0 or n == 0:
             return []
-        s = scores[rows]
-        if k < rows.size:  # only the candidates that can make the cut are sorted
-            kth = np.partition(-s, k - 1)[k - 1]
-            keep = np.flatnonzero(-s <= kth)
-            rows, s = rows[keep], s[keep]
-        order = np.lexsort((np.arange(rows.size), -s))[:k]
-        return [int(r) for r in rows[order]]
+        key = -np.rint(scores[rows] * 10_000).astype(np.int64) * n + np.arange(n, dtype=np.int64)
+        if k < n:
+            top = np.argpartition(key, k - 1)[:k]
+            top = top[np.argsort(key[top])]
+        else:
+            top = np.argsort(key)
+        return [int(r) for r in rows[top]]
 
     def _scores(self, task: str) -> tuple[_Matrix, np.ndarray]:
         m = self._skill_matrix()
         if not m.items:
             return m, np.zeros(0, dtype=np.float32)
+        row = self._batch_scores.pop(_normalize(task), None)
+        if row is not None:
+            return m, row
         return m, np.round(m.emb @ self._query(task), 4)
 
     def _select(self, task: str, category: str) -> list[tuple[str, Skill | Mistake]]:
