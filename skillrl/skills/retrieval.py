@@ -33,11 +33,15 @@ no environment knowledge.
 Order within a section (:func:`skillrl.skills.bank.recency_order`): items added to the bank
 (by evolution; they carry ``added_at_version``) come first, most recent first, then the seed
 items in bank order. Slots (``top_k``, ``task_specific_top_k``, ``mistakes_k``) are filled in
-that order in template mode and for mistakes in every mode, so a skill or mistake that an
-evolution cycle adds is in the very next episode's prompt even when the seed bank already has
-more than ``top_k`` items in its section (the trap the original fixed by listing its ``dyn_*``
-skills first). In the embedding modes relevance ranks skills; an evolved skill competes from
-the next retrieval on (its embedding is computed then; nothing waits for a restart).
+that order, so a skill or mistake that an evolution cycle adds is in the very next episode's
+prompt even when the seed bank already has more than ``top_k`` items in its section (the trap
+the original fixed by listing its ``dyn_*`` skills first). In ``embedding`` mode the evolved
+general skills and the evolved skills *of the task's category* also come first, most recent
+first, and similarity ranks the seed items (and other categories' skills) into the remaining
+slots: an evolved item was written for the failures of this task type (or for every type), and
+an item that is never shown can neither help nor be judged by its usage counters, on which
+retirement rests. A bank without evolved items is ranked exactly as the original ranks it.
+``embedding_merged`` ranks everything by similarity alone.
 
 Token budget (``max_skill_tokens``): items are ranked task-specific, general, mistakes (each
 section in the order above, embedding modes by similarity) and the longest prefix of that
@@ -69,7 +73,7 @@ from typing import Any, Protocol
 import numpy as np
 from cachetools import LRUCache
 
-from skillrl.skills.bank import SkillBank, recency_order
+from skillrl.skills.bank import SkillBank, added_at_version, recency_order
 from skillrl.skills.render import TokenCounter, estimate_tokens, fit_budget
 from skillrl.skills.schema import Mistake, Skill
 from skillrl.skills.taxonomy import FALLBACK, TaskClassifier
@@ -352,6 +356,14 @@ def skill_text(item: Skill | Mistake) -> str:
     return ". ".join(p.strip() for p in parts if p and p.strip())
 
 
+def _evolved_prefix(items: Sequence[Skill]) -> Sequence[Skill]:
+    """The evolved items at the head of a section in recency order (those with ``added_at_version``)."""
+    n = 0
+    while n < len(items) and added_at_version(items[n]) > 0:
+        n += 1
+    return items[:n]
+
+
 @dataclass(frozen=True)
 class _Matrix:
     """Embedded items of one bank version: rows of ``emb`` for general, task-specific, mistakes."""
@@ -480,9 +492,18 @@ class EmbeddingRetriever(Retriever):
 
     def _select(self, task: str, category: str) -> list[tuple[str, Skill | Mistake]]:
         m, scores = self._scores(task)
+        sec = self.sections()
         n_specific = self.task_specific_top_k if self.task_specific_top_k is not None else self.top_k
-        rows = self._best(scores, m.specific, n_specific) + self._best(scores, m.general, self.top_k)
-        return [m.items[r] for r in rows] + self._mistakes()
+        out: list[tuple[str, Skill | Mistake]] = []
+        for section, evolved, rows, k in (
+            ("task_specific", _evolved_prefix(sec.by_category.get(category, ())), m.specific, n_specific),
+            ("general", _evolved_prefix(sec.general), m.general, self.top_k),
+        ):
+            first = list(evolved[:k])  # evolved items first (module docstring), then by similarity
+            ids = {s.skill_id for s in first}
+            ranked = [m.items[r][1] for r in self._best(scores, rows, k)]
+            out.extend((section, s) for s in (first + [s for s in ranked if s.skill_id not in ids])[:k])
+        return out + self._mistakes()
 
 
 @RETRIEVERS.register("embedding_merged")

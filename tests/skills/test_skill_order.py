@@ -217,3 +217,20 @@ def test_budget_results_match_the_drop_one_at_a_time_definition() -> None:
         while ref and fit_budget(ref, task_type="x", max_tokens=None)[2] > budget:
             ref.pop()
         assert kept == ref, budget
+
+
+def test_embedding_shows_evolved_items_of_the_tasks_category_first() -> None:
+    bank = big_bank()
+    enc = HashEncoder()
+    r = build_retriever(bank, taxonomy=taxonomy("alfworld"), mode="embedding", encoder=enc, top_k=3,
+                        task_specific_top_k=3)
+    # unrelated words: similarity alone would never pick these
+    bank.add_skill("heat", skill("heat_900", "Zyx", "qwv"), source="evolution@step1")
+    bank.add_skill("cool", skill("cool_900", "Zyx", "qwv"), source="evolution@step1")
+    bank.add_skill(None, skill("gen_900", "Zyx", "qwv"), source="evolution@step1")
+    res = r.retrieve("heat rule 3 heat rule 4", "heat")
+    assert res.task_specific[0] == "heat_900" and "cool_900" not in res.task_specific
+    assert len(res.task_specific) == 3 and all(x.startswith("heat_0") for x in res.task_specific[1:])  # by similarity
+    assert res.general[0] == "gen_900" and len(res.general) == 3
+    cool = r.retrieve("Your task is to: put a cool tomato in microwave.", "cool")
+    assert cool.task_specific[0] == "cool_900" and "heat_900" not in cool.task_specific

@@ -251,9 +251,24 @@ def rollout_metrics(episodes: Sequence[Episode], prefix: str = "train") -> dict[
 # --------------------------------------------------------------------------------------------
 # checkpoints
 
+def _copy_bank_history(bank: Any, bank_file: Path) -> None:
+    """Put the history of an evolving bank (its working copy's ``.history.jsonl``, pending
+    records flushed first) beside the checkpoint's bank copy, so the copy carries its version
+    *and* how it got there."""
+    from skillrl.skills.bank import history_path
+
+    if bank.path is None:
+        return
+    if bank.pending_history:
+        bank.save()
+    src = history_path(bank.path)
+    if src.is_file():
+        shutil.copyfile(src, history_path(bank_file))
+
+
 def save_checkpoint(directory: Path, *, model: Any, tokenizer: Any, bank: Any, state: Mapping[str, Any]) -> Path:
-    """Write ``model``/``tokenizer`` (``save_pretrained``), ``skill_bank.json`` (+ usage sidecar)
-    when a bank is given, and ``trainer_state.json``. Returns ``directory``."""
+    """Write ``model``/``tokenizer`` (``save_pretrained``), ``skill_bank.json`` (+ usage and
+    history sidecars) when a bank is given, and ``trainer_state.json``. Returns ``directory``."""
     tmp = directory.with_name(directory.name + ".tmp")
     if tmp.exists():
         shutil.rmtree(tmp)
@@ -268,6 +283,7 @@ def save_checkpoint(directory: Path, *, model: Any, tokenizer: Any, bank: Any, s
             bank.save_usage(bank_file)
         except Exception as exc:  # usage counters are best-effort
             log.warning("could not write skill usage next to %s: %s", bank_file, exc)
+        _copy_bank_history(bank, bank_file)
         state["bank_version"] = bank.version
         state["bank_file"] = "skill_bank.json"
     (tmp / "trainer_state.json").write_text(json.dumps(state, indent=2, default=str) + "\n", encoding="utf-8")
