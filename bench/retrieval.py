@@ -166,8 +166,7 @@ def scaling(args: argparse.Namespace) -> None:
                         r._skill_matrix()
                         embedders["emb"] = r
                         print(f"  (embedded {n} skills in {time.perf_counter() - t0:.1f} s)")
-                    r._by_text = embedders["emb"]._by_text  # type: ignore[attr-defined]
-                    r._skill_matrix()
+                    r._skill_matrix()  # same encoder: its skill embeddings are cached
                 batch_goals = goals[(rep + 1) * len(FALLBACK_TASKS):][: args.distinct]
                 queries = [f"Your task is to: {g}" for g in batch_goals for _ in range(args.group)]
                 t0 = time.perf_counter()

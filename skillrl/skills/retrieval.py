@@ -50,7 +50,9 @@ from the last, then task-specific skills. The prefix is found by doubling then b
 length, rendering each item once (memoised): the cost grows with what is shown, not with the
 size of the bank or a category.
 
-Skill embeddings are cached by the embedded text: a new bank version encodes only the items
+Skill embeddings are cached by the embedded text, per encoder (:func:`skill_embedding_cache`;
+the default encoder is shared per model path, :func:`shared_encoder`): a new bank version, even
+in a retriever rebuilt for it (the verl workers build one per version), encodes only the items
 whose text is new (an evolution cycle that adds one skill costs one skill encode).
 
 Results are memoised per (bank version, task text, category) in an LRU, so the n copies of a
@@ -65,6 +67,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,6 +87,8 @@ log = logging.getLogger(__name__)
 DEFAULT_EMBEDDING_MODEL = "Qwen/Qwen3-Embedding-0.6B"
 QUERY_CACHE_SIZE = 4096
 RESULT_CACHE_SIZE = 4096
+SKILL_EMBEDDING_CACHE_SIZE = 32768
+"""Skill embeddings kept per encoder (a 10k-skill bank and its churn; ~50 MB at 384 dims)."""
 
 
 def _normalize(task: str) -> str:
@@ -177,6 +182,42 @@ class Sections:
     by_category: dict[str, tuple[Skill, ...]]
     """Canonical category -> task-specific skills (aliased bank categories merged)."""
     mistakes: tuple[Mistake, ...]
+
+
+class SkillEmbeddingCache(LRUCache):
+    """Skill text -> embedding (an LRU of :data:`SKILL_EMBEDDING_CACHE_SIZE`), with its lock."""
+
+    def __init__(self, maxsize: int = 0) -> None:
+        super().__init__(maxsize or SKILL_EMBEDDING_CACHE_SIZE)
+        self.lock = threading.Lock()
+
+
+_SKILL_CACHES: weakref.WeakKeyDictionary[Any, SkillEmbeddingCache] = weakref.WeakKeyDictionary()
+_SHARED_ENCODERS: dict[str, SentenceTransformerEncoder] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def skill_embedding_cache(encoder: Encoder) -> SkillEmbeddingCache:
+    """The skill-embedding cache of ``encoder`` (one per encoder object, kept as long as it lives;
+    an encoder that cannot be weakly referenced gets a cache of its own per call)."""
+    with _SHARED_LOCK:
+        try:
+            cache = _SKILL_CACHES.get(encoder)
+            if cache is None:
+                cache = _SKILL_CACHES[encoder] = SkillEmbeddingCache()
+            return cache
+        except TypeError:
+            return SkillEmbeddingCache()
+
+
+def shared_encoder(model_path: str) -> SentenceTransformerEncoder:
+    """The process's encoder for ``model_path`` (loaded on first use): retrievers rebuilt for new
+    bank versions reuse the model and its skill embeddings."""
+    with _SHARED_LOCK:
+        enc = _SHARED_ENCODERS.get(model_path)
+        if enc is None:
+            enc = _SHARED_ENCODERS[model_path] = SentenceTransformerEncoder(model_path)
+        return enc
 
 
 class Retriever:
@@ -392,10 +433,11 @@ class EmbeddingRetriever(Retriever):
         encoder = kwargs.pop("encoder", None)
         model_path = kwargs.pop("embedding_model_path", None) or DEFAULT_EMBEDDING_MODEL
         super().__init__(bank, **kwargs)
-        self.encoder: Encoder = encoder or SentenceTransformerEncoder(str(model_path))
+        self.encoder: Encoder = encoder or shared_encoder(str(model_path))
         self._queries: LRUCache[str, np.ndarray] = LRUCache(QUERY_CACHE_SIZE)
-        self._by_text: dict[str, np.ndarray] = {}
-        """Skill embeddings by embedded text (the texts of the current bank version)."""
+        self._by_text = skill_embedding_cache(self.encoder)
+        """Skill embeddings by embedded text, shared by every retriever on this encoder (a
+        retriever rebuilt for a new bank version encodes only the new texts)."""
         self._matrix: _Matrix | None = None
         self._batch_scores: dict[str, np.ndarray] = {}
         """Scores of the distinct tasks of the batch being retrieved (filled by :meth:`_prepare`)."""
@@ -425,14 +467,17 @@ class EmbeddingRetriever(Retriever):
             if self.rank_mistakes:
                 items.extend(("mistakes", m) for m in sec.mistakes)
             texts = [skill_text(i) for _, i in items]
-            missing = [t for t in dict.fromkeys(texts) if t not in self._by_text]
+            cache = self._by_text
+            with cache.lock:
+                found = {t: cache.get(t) for t in dict.fromkeys(texts)}  # a hit refreshes recency
+            missing = [t for t, v in found.items() if v is None]
             if missing:
-                self._by_text.update(zip(missing, self.encoder.encode(missing, is_query=False)))
+                new = self.encoder.encode(missing, is_query=False)
+                found.update(zip(missing, new))
+                with cache.lock:
+                    cache.update(zip(missing, new))
                 self.skill_texts_encoded += len(missing)
-            keep = set(texts)
-            for t in [t for t in self._by_text if t not in keep]:  # texts of retired / updated items
-                del self._by_text[t]
-            emb = np.stack([self._by_text[t] for t in texts]) if texts else np.zeros((0, 0), dtype=np.float32)
+            emb = np.stack([found[t] for t in texts]) if texts else np.zeros((0, 0), dtype=np.float32)
             sections = np.array([s for s, _ in items], dtype=object)
             self._matrix = _Matrix(
                 version=sec.version, items=tuple(items), emb=emb,

@@ -165,7 +165,10 @@ def test_embedding_budget_and_determinism(counting: CountingEncoder, minilm: Mem
     assert again == full
 
 
-def test_default_encoder_loads_lazily_from_a_path() -> None:
+def test_default_encoder_loads_lazily_from_a_path(monkeypatch) -> None:
+    from skillrl.skills import retrieval
+
+    monkeypatch.setattr(retrieval, "_SHARED_ENCODERS", {})  # a fresh process's state
     bank = SkillBank.from_dict({
         "general_skills": [skill("gen_001", "Short queries", "Query with the entity and the relation.")],
         "task_specific_skills": {

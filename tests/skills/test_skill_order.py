@@ -169,9 +169,32 @@ def test_a_new_bank_version_encodes_only_the_changed_skills() -> None:
     bank.retire_skill("heat_900")
     assert "heat_900" not in r.retrieve("heat twice with microwave").skill_ids
     assert enc.skill_texts == []  # nothing new to encode
-    bank.update_skill("gen_001", {"principle": "principle 1"})  # back to a text dropped from the cache
+    bank.update_skill("gen_001", {"principle": "principle 1"})  # back to an earlier text: still cached
     r.retrieve(HEAT)
-    assert enc.skill_texts == ["General 1. principle 1. W"]
+    assert enc.skill_texts == []
+
+
+def test_a_retriever_rebuilt_for_a_new_version_reuses_the_encoders_cache() -> None:
+    """The verl workers build one retriever per bank version (from the service's JSON)."""
+    bank = big_bank()
+    enc = HashEncoder()
+    build_retriever(SkillBank.from_dict(bank.to_dict()), taxonomy=taxonomy("alfworld"), mode="embedding",
+                    encoder=enc).retrieve(HEAT)
+    enc.skill_texts.clear()
+    bank.add_skill("heat", skill("heat_900", "Heat twice", "again"), source="evolution@step1")
+    r2 = build_retriever(SkillBank.from_dict(bank.to_dict()), taxonomy=taxonomy("alfworld"), mode="embedding",
+                         encoder=enc)
+    assert r2.retrieve(HEAT).task_specific[0] == "heat_900"
+    assert enc.skill_texts == ["Heat twice. again. W"] and r2.skill_texts_encoded == 1
+
+
+def test_the_default_encoder_is_shared_per_model_path() -> None:
+    from skillrl.skills.retrieval import shared_encoder
+
+    bank = big_bank()
+    a = build_retriever(bank, taxonomy=None, mode="embedding", embedding_model_path="/no/such/model")
+    b = build_retriever(bank, taxonomy=None, mode="embedding", embedding_model_path="/no/such/model")
+    assert a.encoder is b.encoder is shared_encoder("/no/such/model") and a.encoder._model is None
 
 
 def test_merged_mode_embeds_mistakes_once_too() -> None:
