@@ -6,12 +6,13 @@ The subclass is thin; the logic is in pure functions tested without verl's train
 - :func:`validation_report` — verl's per-session ``reward_extra_info`` lists -> a
   :class:`~skillrl.trainer.evolution.ValidationReport` (success and failures per task type);
 - :func:`save_bank_checkpoint` — writes the bank and its version next to the model checkpoint;
-- :func:`build_evolution_hook` — the hook named in the config (default: logging only).
+- :func:`build_verl_evolution` — the evolution component over the bank service (usage counters
+  from the training batches' ``reward_extra_info``, a cycle after each validation, each new
+  version pushed to the service); :func:`training_episodes` reads a batch's episodes.
 """
 
 from __future__ import annotations
 
-import importlib
 import json
 import logging
 import os
@@ -22,7 +23,14 @@ from typing import Any
 from skillrl.utils.metrics import success_by_task_type, success_metrics
 from skillrl.trainer import _verl
 from skillrl.trainer.bank_service import BankService, BankSnapshot
-from skillrl.trainer.evolution import EvolutionHook, LoggingEvolutionHook, ValidationReport
+from skillrl.trainer.evolution import (
+    Evolution,
+    LoggingEvolutionHook,
+    ValidationReport,
+    bank_publisher,
+    build_evolution,
+    episode_record,
+)
 from skillrl.trainer.verl_agent_loop import connect_bank_service, env_settings
 
 log = logging.getLogger(__name__)
@@ -30,12 +38,15 @@ log = logging.getLogger(__name__)
 TRAINER_NAME = "skillrl_sync"
 BANK_FILE = "skill_bank.json"
 BANK_VERSION_FILE = "skill_bank_version.json"
+#: folder under ``trainer.default_local_dir`` of the evolving bank's working copy (+ history, usage)
+EVOLVING_BANK_DIR = "skill_bank"
 #: metric prefix of the per-task-type success rates
 METRIC_PREFIX = "val-core/skillrl"
 
 
 def validation_report(step: int, infos: Mapping[str, Sequence[Any]], max_failures_per_type: int = 64) -> ValidationReport:
-    """Build the evolution report from verl's ``reward_extra_infos_dict``.
+    """Build the evolution report from verl's ``reward_extra_infos_dict`` (failures and, for
+    contrast, successes per task type, at most ``max_failures_per_type`` of each).
 
     ``infos`` holds one list per key, aligned by session (the final output of each session),
     with the keys of :func:`skillrl.trainer.verl_agent_loop.reward_extra_info`; sessions whose
@@ -57,15 +68,14 @@ def validation_report(step: int, infos: Mapping[str, Sequence[Any]], max_failure
     types, episodes, skills = column("task_type"), column("episode"), column("skill_ids")
     records: list[dict[str, Any]] = []
     failures: dict[str, list[dict[str, Any]]] = {}
+    successes: dict[str, list[dict[str, Any]]] = {}
     for i in range(n):
         if won[i] is None:
             continue
         task_type = str(types[i] or "unknown")
         ok = bool(float(won[i]) > 0.5)
         records.append({"task_type": task_type, "won": ok})
-        if ok:
-            continue
-        bucket = failures.setdefault(task_type, [])
+        bucket = (successes if ok else failures).setdefault(task_type, [])
         if len(bucket) >= max_failures_per_type:
             continue
         try:
@@ -75,11 +85,11 @@ def validation_report(step: int, infos: Mapping[str, Sequence[Any]], max_failure
         ids = summary.get("skill_ids")
         if ids is None:
             ids = [s for s in str(skills[i] or "").split(",") if s]
-        bucket.append(
+        bucket.append(episode_record(
             {**summary, "task": summary.get("task", ""), "transcript": summary.get("transcript", ""),
-             "skill_ids": list(ids), "task_type": task_type}
-        )
-    return ValidationReport(step=int(step), success_by_type=success_by_task_type(records), failures_by_type=failures)
+             "skill_ids": list(ids), "task_type": task_type}, prefix=f"val@step{int(step)}"))
+    return ValidationReport(step=int(step), success_by_type=success_by_task_type(records), failures_by_type=failures,
+                            successes_by_type=successes)
 
 
 def save_bank_checkpoint(folder: str | os.PathLike[str], snapshot: BankSnapshot) -> Path:
@@ -105,33 +115,63 @@ def latest_bank_checkpoint(default_local_dir: str | os.PathLike[str]) -> Path | 
     return bank if bank.is_file() else None
 
 
-def build_evolution_hook(
-    target: str | None,
-    *,
-    enabled: bool,
-    bank_service: BankService | None,
-    update_threshold: float,
-    max_new_skills: int,
-) -> EvolutionHook:
-    """The evolution hook: :class:`LoggingEvolutionHook` unless dynamic updates are on and
-    ``target`` names a factory ``"module:attr"`` called as ``factory(bank_service=...,
-    update_threshold=..., max_new_skills=...)``.
+def session_key(key: str) -> str:
+    """``{uid}_{session}`` of a TransferQueue key ``{uid}_{session}_{turn}`` (the v1 agent-loop
+    worker's key format; every turn of a session carries the episode's ``reward_extra_info``).
 
-    Raises:
-        ValueError: ``target`` is malformed or the factory cannot be imported.
+    >>> session_key("3f2a_1_4")
+    '3f2a_1'
     """
-    if not enabled or not target:
-        if enabled:
-            log.warning("enable_dynamic_update=True but no evolution_hook is set: only logging success")
-        return LoggingEvolutionHook()
-    module_name, sep, attr = target.partition(":")
-    if not sep:
-        raise ValueError(f"evolution_hook must look like 'module:factory', got {target!r}")
-    try:
-        factory = getattr(importlib.import_module(module_name), attr)
-    except (ImportError, AttributeError) as exc:
-        raise ValueError(f"cannot load evolution hook {target!r}: {exc}") from None
-    return factory(bank_service=bank_service, update_threshold=update_threshold, max_new_skills=max_new_skills)
+    head, sep, _ = str(key).rpartition("_")
+    return head if sep else str(key)
+
+
+def training_episodes(keys: Sequence[str], extra_fields: Sequence[Any]) -> list[dict[str, Any]]:
+    """One episode summary per session of a training batch, from the outputs' ``extra_fields``
+    (``reward_extra_info`` of :func:`skillrl.trainer.verl_agent_loop.reward_extra_info`: the
+    ``episode`` JSON, else ``won``/``task_type``/``skill_ids``). Outputs without our fields are
+    skipped.
+
+    >>> eps = training_episodes(["u_0_0", "u_0_1", "u_1_0"], [
+    ...     {"reward_extra_info": {"won": 1.0, "task_type": "heat", "skill_ids": "a,b", "episode": ""}},
+    ...     {"reward_extra_info": {"won": 1.0, "task_type": "heat", "skill_ids": "a,b", "episode": ""}},
+    ...     {"reward_extra_info": {"won": 0.0, "task_type": "cool", "skill_ids": "", "episode": "{}"}}])
+    >>> [(e["task_type"], e["won"], e["skill_ids"]) for e in eps]
+    [('heat', True, ['a', 'b']), ('cool', False, [])]
+    """
+    seen: set[str] = set()
+    out: list[dict[str, Any]] = []
+    for key, extra in zip(keys, extra_fields):
+        info = extra.get("reward_extra_info") if isinstance(extra, Mapping) else None
+        sk = session_key(key)
+        if not isinstance(info, Mapping) or info.get("won") is None or sk in seen:
+            continue
+        seen.add(sk)
+        try:
+            summary = json.loads(info.get("episode") or "{}")
+        except (TypeError, ValueError):
+            summary = {}
+        if not isinstance(summary, dict):
+            summary = {}
+        ids = summary.get("skill_ids")
+        if ids is None:
+            ids = [x for x in str(info.get("skill_ids") or "").split(",") if x]
+        summary.update(won=bool(float(info["won"]) > 0.5), task_type=str(info.get("task_type") or "unknown"),
+                       skill_ids=list(ids))
+        out.append(summary)
+    return out
+
+
+def build_verl_evolution(skills: Any, service: BankService, *, env_name: str, work_dir: str) -> Evolution:
+    """The evolution component of the verl trainer: it evolves a bank read from ``service`` (the
+    working copy lives in ``work_dir``) and pushes every new version back to ``service``, where
+    each agent-loop worker picks it up at its next episode."""
+    from agent_system.environments import get_env_spec
+    from skillrl.skills.bank import SkillBank
+
+    bank = SkillBank.from_dict(json.loads(service.get_snapshot().bank_json))
+    return build_evolution(skills, bank=bank, env_name=env_name, taxonomy=get_env_spec(env_name).taxonomy,
+                           work_dir=work_dir, publish=bank_publisher(service), bank_service=service)
 
 
 @_verl.register_trainer(TRAINER_NAME)
@@ -147,15 +187,9 @@ class SkillRLTrainer(_verl.PPOTrainerSync):
         from omegaconf import OmegaConf
 
         self.env_settings = env_settings(OmegaConf.to_container(config.env, resolve=True))
-        skills = self.env_settings.skills_only_memory
         self.bank_service: BankService | None = None
-        self._hook_args = dict(
-            target=skills.evolution_hook,
-            enabled=skills.enable_dynamic_update,
-            update_threshold=skills.update_threshold,
-            max_new_skills=skills.max_new_skills,
-        )
-        self.evolution_hook: EvolutionHook = LoggingEvolutionHook()
+        self.evolution = Evolution(LoggingEvolutionHook())
+        """Usage counters and bank evolution (built in :meth:`init`, once the bank service runs)."""
         self._last_report: ValidationReport | None = None
 
     def init(self) -> None:
@@ -167,7 +201,10 @@ class SkillRLTrainer(_verl.PPOTrainerSync):
                 if saved is not None:  # resuming: continue with the bank saved beside the model
                     version = self.bank_service.update(saved.read_text(encoding="utf-8"))
                     log.info("restored skill bank from %s as version %d", saved, version)
-        self.evolution_hook = build_evolution_hook(bank_service=self.bank_service, **self._hook_args)
+        if self.bank_service is not None:
+            self.evolution = build_verl_evolution(
+                self.env_settings.skills, self.bank_service, env_name=self.env_settings.env_name,
+                work_dir=os.path.join(str(self.config.trainer.default_local_dir), EVOLVING_BANK_DIR))
         super().init()
 
     def _val_metrics_update(self, data_sources, sample_uids, reward_extra_infos_dict, sample_turns,
@@ -184,9 +221,13 @@ class SkillRLTrainer(_verl.PPOTrainerSync):
         report, self._last_report = self._last_report, None
         if report is None:
             return
-        new_version = self.evolution_hook.on_validation(report)
-        if new_version is not None:
-            log.info("skill bank evolved to version %s at step %d", new_version, report.step)
+        self.evolution.after_validation(report.step, report=report)
+
+    def _compute_metrics(self, batch, metrics, timing_raw, global_steps, epoch):
+        super()._compute_metrics(batch, metrics, timing_raw, global_steps=global_steps, epoch=epoch)
+        # the batch is still in TransferQueue here (cleared after this call): count its episodes
+        if self.evolution.bank is not None:
+            self.evolution.observe(_batch_episodes(batch), step=int(global_steps))
 
     def _save_checkpoint(self) -> None:
         super()._save_checkpoint()
@@ -195,3 +236,25 @@ class SkillRLTrainer(_verl.PPOTrainerSync):
         folder = os.path.join(self.config.trainer.default_local_dir, f"global_step_{self.global_steps}")
         path = save_bank_checkpoint(folder, self.bank_service.get_snapshot())
         log.info("saved skill bank to %s", path)
+
+
+def _batch_episodes(batch: Any) -> list[dict[str, Any]]:
+    """The episodes of a training batch (``KVBatchMeta``), read from TransferQueue; [] on failure
+    (usage counters are best effort and must never stop training)."""
+    keys = [k for k, tag in zip(batch.keys, batch.tags) if not tag.get("is_padding", False)]
+    first: dict[str, str] = {}
+    for k in keys:
+        first.setdefault(session_key(k), k)
+    if not first:
+        return []
+    try:
+        import transfer_queue as tq  # verl's store of the batch (a verl dependency)
+
+        data = tq.kv_batch_get(keys=list(first.values()), partition_id=batch.partition_id,
+                               select_fields=["extra_fields"])
+        extra = data["extra_fields"]
+        extra = extra.tolist() if hasattr(extra, "tolist") else list(extra)
+    except Exception as exc:  # noqa: BLE001 - best effort
+        log.warning("skill usage of step not counted: could not read the batch's episodes (%s)", exc)
+        return []
+    return training_episodes(list(first.values()), extra)
