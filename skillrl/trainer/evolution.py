@@ -17,7 +17,9 @@ version without a rebuild (skill embeddings: only the new texts are encoded). On
 every agent-loop worker asks the bank service for the current version once per episode.
 
 With ``enable_dynamic_update`` the bank that evolves is a working copy (``<dir>/skill_bank.json``
-with its ``.history.jsonl`` and ``.usage.json``), never the seed file it was loaded from.
+with its ``.history.jsonl`` and ``.usage.json``), never the seed file it was loaded from, and
+``<dir>/evolution.jsonl`` gets one line per cycle (which failure source was used, the task
+types triggered, the ops applied and rejected, the versions, the time).
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ log = logging.getLogger(__name__)
 
 #: file name of the working copy of an evolving bank (beside its history and usage sidecars)
 WORKING_BANK = "skill_bank.json"
+#: one JSON line per evolution cycle, beside the working copy
+EVOLUTION_LOG = "evolution.jsonl"
 
 
 @dataclass(frozen=True)
@@ -133,10 +137,13 @@ class Evolution:
     """
 
     def __init__(self, hook: EvolutionHook, bank: Any = None, *,
-                 publish: Callable[[Any], Any] | None = None) -> None:
+                 publish: Callable[[Any], Any] | None = None, outcomes_path: str | Path | None = None) -> None:
         self.hook = hook
         self.bank = bank
         self.publish = publish
+        self.outcomes_path = Path(outcomes_path) if outcomes_path is not None else None
+        """JSONL file that gets one line per cycle (the hook's ``EvolutionOutcome``: step, failure
+        source, distiller, triggered types, ops applied and rejected, versions, seconds)."""
         self.episodes_observed = 0
 
     @property
@@ -177,7 +184,16 @@ class Evolution:
         new bank version when the bank changed (after publishing it), else None."""
         if report is None:
             report = validation_report_from_episodes(step, episodes or ())
+        n_before = len(getattr(self.hook, "outcomes", ()))
         new_version = self.hook.on_validation(report)
+        outcomes = getattr(self.hook, "outcomes", ())
+        if self.outcomes_path is not None and len(outcomes) > n_before:
+            try:
+                self.outcomes_path.parent.mkdir(parents=True, exist_ok=True)
+                with self.outcomes_path.open("a", encoding="utf-8") as fh:
+                    fh.write(json.dumps(outcomes[-1].to_dict(), ensure_ascii=False) + "\n")
+            except OSError as exc:  # a log, never a reason to stop training
+                log.warning("could not append to %s: %s", self.outcomes_path, exc)
         if new_version is not None and self.publish is not None and self.bank is not None:
             self.publish(self.bank)
         if new_version is not None:
@@ -224,6 +240,7 @@ def build_evolution(
     """
     if settings is None or bank is None or not settings.enable_dynamic_update:
         return Evolution(LoggingEvolutionHook(), bank, publish=publish)
+    outcomes = Path(work_dir).expanduser() / EVOLUTION_LOG if work_dir is not None else None
     if work_dir is not None:
         target = Path(work_dir).expanduser() / WORKING_BANK
         if bank.path is None or Path(bank.path).resolve() != target.resolve():
@@ -233,14 +250,14 @@ def build_evolution(
     if settings.evolution_hook:
         hook = _custom_hook(settings.evolution_hook, bank=bank, env_name=env_name, settings=settings,
                             bank_service=bank_service, **common)
-        return Evolution(hook, bank, publish=publish)
+        return Evolution(hook, bank, publish=publish, outcomes_path=outcomes)
     from skillrl.distill import DISTILLERS, DistillingEvolutionHook
 
     if settings.distiller not in DISTILLERS.names():
         raise ConfigError("distiller", settings.distiller, "one of " + ", ".join(sorted(DISTILLERS.names())))
     hook = DistillingEvolutionHook(bank, env_name=env_name, settings=settings, taxonomy=taxonomy, **common)
     log.info("skill-bank evolution on: %r", hook)
-    return Evolution(hook, bank, publish=publish)
+    return Evolution(hook, bank, publish=publish, outcomes_path=outcomes)
 
 
 def bank_publisher(service: Any) -> Callable[[Any], int]:

@@ -81,6 +81,10 @@ def test_on_builds_the_distilling_hook_on_a_working_copy(seed_bank, tmp_path):
     assert saved.version == new
     hist = read_history(bank.path)
     assert hist and all(r.source == "evolution@step4" and r.step == 4 for r in hist)
+    (line,) = (tmp_path / "out" / "evolution.jsonl").read_text().splitlines()
+    cycle = json.loads(line)
+    assert (cycle["step"], cycle["source"], cycle["distiller"]) == (4, "validation", "heuristic")
+    assert cycle["version_after"] == new and len(cycle["applied"]) == len(hist)
     assert all(r.episode_ids and all(e.startswith("val@step4/") for e in r.episode_ids) for r in hist)
 
 
