@@ -272,3 +272,47 @@ def test_a_skill_added_by_a_cycle_is_in_the_next_episodes_prompt(mode, alfworld_
     shown = [s for s in added if s.skill_id in ep2.skill_ids]
     assert all(s.title.split()[0] in nxt.prompts[0] for s in shown)
     assert not new_ids & set(ep.skill_ids)
+
+
+# --- the local trainer with evolution on ------------------------------------------------------------
+
+
+def test_local_run_evolves_and_every_checkpoint_carries_version_and_history(tmp_path):
+    from skillrl.skills.bank import history_path
+    from skillrl.trainer.config import RolloutConfig
+    from skillrl.trainer.local.config import LocalTrainConfig, toy_env
+    from skillrl.trainer.local.trainer import train
+
+    seed = tmp_path / "bank.json"
+    seed.write_text(json.dumps({
+        "general_skills": [{"skill_id": f"gen_{i}", "title": f"Rule {i}", "principle": f"principle number {i}",
+                            "when_to_apply": "always"} for i in range(8)],
+        "task_specific_skills": {}, "common_mistakes": []}))
+    skills = settings(seed, update_threshold=1.0, evolution_source="train")
+    env = dataclasses.replace(toy_env(), rollout=RolloutConfig(n=2), use_skills_only_memory=True,
+                              skills_only_memory=skills)
+    cfg = LocalTrainConfig(env=env, train_batch_size=2, total_training_steps=2, warmup_steps=2, warmup_episodes=8,
+                           val_batch_size=4, output_dir=str(tmp_path / "out"), progress=False, cpu_threads=1,
+                           max_new_tokens=4, test_freq=1, save_freq=1, loggers=("jsonl",))
+    result = train(cfg)
+    out = tmp_path / "out"
+    assert json.loads(seed.read_text())["general_skills"][0]["skill_id"] == "gen_0"  # the seed is untouched
+    cycles = [json.loads(x) for x in (out / "evolution.jsonl").read_text().splitlines()]
+    assert [c["step"] for c in cycles] == [1, 2] and all(c["source"] == "train" for c in cycles)
+    assert result.bank_version is not None and result.bank_version > 0 and any(c["applied"] for c in cycles)
+    hist = read_history(out / WORKING_BANK)
+    assert hist and all(r.source.startswith("evolution@step") and r.episode_ids for r in hist)
+    assert all(e.startswith("train@step") for r in hist for e in r.episode_ids)
+    for step in (1, 2):
+        ck = out / "checkpoints" / f"global_step_{step}"
+        state = json.loads((ck / "trainer_state.json").read_text())
+        copy = SkillBank.load(ck / "skill_bank.json")
+        assert copy.version == state["bank_version"]
+        records = read_history(ck / "skill_bank.json")
+        assert [r.version for r in records] == [r.version for r in hist if r.version <= copy.version]
+        assert history_path(ck / "skill_bank.json").is_file() or not records
+    rows = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
+    assert max(r.get("skills/bank_version", 0) for r in rows) == result.bank_version
+    # usage counters: every injected general skill was counted in the training episodes
+    usage = json.loads((out / "checkpoints" / "global_step_2" / "skill_bank.usage.json").read_text())["usage"]
+    assert usage and all(u["times_retrieved"] >= 1 for u in usage.values())
