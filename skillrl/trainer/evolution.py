@@ -42,6 +42,8 @@ log = logging.getLogger(__name__)
 WORKING_BANK = "skill_bank.json"
 #: one JSON line per evolution cycle, beside the working copy
 EVOLUTION_LOG = "evolution.jsonl"
+#: the config section of the settings (named in errors)
+SECTION = "env.skills_only_memory"
 
 
 @dataclass(frozen=True)
@@ -204,11 +206,11 @@ class Evolution:
 def _custom_hook(target: str, **kwargs: Any) -> EvolutionHook:
     module_name, sep, attr = target.partition(":")
     if not sep:
-        raise ConfigError("evolution_hook", target, "null or 'module:factory'")
+        raise ConfigError(f"{SECTION}.evolution_hook", target, "null or 'module:factory'")
     try:
         factory = getattr(importlib.import_module(module_name), attr)
     except (ImportError, AttributeError) as exc:
-        raise ConfigError("evolution_hook", target, f"an importable 'module:factory' ({exc})") from None
+        raise ConfigError(f"{SECTION}.evolution_hook", target, f"an importable 'module:factory' ({exc})") from None
     return factory(**kwargs)
 
 
@@ -240,6 +242,10 @@ def build_evolution(
     """
     if settings is None or bank is None or not settings.enable_dynamic_update:
         return Evolution(LoggingEvolutionHook(), bank, publish=publish)
+    from skillrl.distill import DISTILLERS, DistillingEvolutionHook
+
+    if not settings.evolution_hook and settings.distiller not in DISTILLERS.names():  # before anything is written
+        raise ConfigError(f"{SECTION}.distiller", settings.distiller, "one of " + ", ".join(sorted(DISTILLERS.names())))
     outcomes = Path(work_dir).expanduser() / EVOLUTION_LOG if work_dir is not None else None
     if work_dir is not None:
         target = Path(work_dir).expanduser() / WORKING_BANK
@@ -251,10 +257,6 @@ def build_evolution(
         hook = _custom_hook(settings.evolution_hook, bank=bank, env_name=env_name, settings=settings,
                             bank_service=bank_service, **common)
         return Evolution(hook, bank, publish=publish, outcomes_path=outcomes)
-    from skillrl.distill import DISTILLERS, DistillingEvolutionHook
-
-    if settings.distiller not in DISTILLERS.names():
-        raise ConfigError("distiller", settings.distiller, "one of " + ", ".join(sorted(DISTILLERS.names())))
     hook = DistillingEvolutionHook(bank, env_name=env_name, settings=settings, taxonomy=taxonomy, **common)
     log.info("skill-bank evolution on: %r", hook)
     return Evolution(hook, bank, publish=publish, outcomes_path=outcomes)
