@@ -13,7 +13,9 @@ The subclass is thin; the logic is in pure functions tested without verl's train
   (``resume_mode`` auto / resume_path / disable), so model and bank come from the same one;
 - :func:`session_groups`, :func:`rollout_metrics` — failed sessions and episode statistics of
   a training step, from the step's TransferQueue keys;
-- :func:`build_evolution_hook` — the hook named in the config (default: logging only).
+- :func:`build_verl_evolution` — the evolution component over the bank service (usage counters
+  from the training batches' ``reward_extra_info``, a cycle after each validation, each new
+  version pushed to the service); :func:`training_episodes` reads a batch's episodes.
 
 PPO mini-batches: see :mod:`skillrl.trainer.launch` (a step makes ``ppo_epochs x
 train_batch_size / ppo_mini_batch_size`` updates whatever the number of rows).
@@ -21,7 +23,6 @@ train_batch_size / ppo_mini_batch_size`` updates whatever the number of rows).
 
 from __future__ import annotations
 
-import importlib
 import json
 import logging
 import math
@@ -35,7 +36,14 @@ from typing import Any
 from skillrl.utils.metrics import success_by_task_type, success_metrics
 from skillrl.trainer import _verl
 from skillrl.trainer.bank_service import BankService, BankSnapshot, scoped_actor_name
-from skillrl.trainer.evolution import EvolutionHook, LoggingEvolutionHook, ValidationReport
+from skillrl.trainer.evolution import (
+    Evolution,
+    LoggingEvolutionHook,
+    ValidationReport,
+    bank_publisher,
+    build_evolution,
+    episode_record,
+)
 from skillrl.trainer.launch import UpdatePlan, update_plan
 from skillrl.trainer.verl_agent_loop import connect_bank_service, env_settings
 
@@ -44,6 +52,8 @@ log = logging.getLogger(__name__)
 TRAINER_NAME = "skillrl_sync"
 BANK_FILE = "skill_bank.json"
 BANK_VERSION_FILE = "skill_bank_version.json"
+#: folder under ``trainer.default_local_dir`` of the evolving bank's working copy (+ history, usage)
+EVOLVING_BANK_DIR = "skill_bank"
 #: metric prefix of the per-task-type success rates
 METRIC_PREFIX = "val-core/skillrl"
 #: metric prefix of the training-step rollout statistics
@@ -61,7 +71,8 @@ def validation_report(
     data_sources: Sequence[Any] | None = None,
     uids: Sequence[Any] | None = None,
 ) -> ValidationReport:
-    """Build the evolution report from verl's ``reward_extra_infos_dict``.
+    """Build the evolution report from verl's ``reward_extra_infos_dict`` (failures and, for
+    contrast, successes per task type, at most ``max_failures_per_type`` of each).
 
     ``infos`` holds one list per key, aligned by session (the final output of each session),
     with the keys of :func:`skillrl.trainer.verl_agent_loop.reward_extra_info`; sessions whose
@@ -92,15 +103,14 @@ def validation_report(
     types, episodes, skills = column("task_type"), column("episode"), column("skill_ids")
     records: list[dict[str, Any]] = []
     failures: dict[str, list[dict[str, Any]]] = {}
+    successes: dict[str, list[dict[str, Any]]] = {}
     for i in range(n):
         if won[i] is None:
             continue
         task_type = str(types[i] or "unknown")
         ok = bool(float(won[i]) > 0.5)
         records.append({"task_type": task_type, "won": ok})
-        if ok:
-            continue
-        bucket = failures.setdefault(task_type, [])
+        bucket = (successes if ok else failures).setdefault(task_type, [])
         if len(bucket) >= max_failures_per_type:
             continue
         try:
@@ -110,13 +120,13 @@ def validation_report(
         ids = summary.get("skill_ids")
         if ids is None:
             ids = [s for s in str(skills[i] or "").split(",") if s]
-        bucket.append(
+        bucket.append(episode_record(
             {**summary, "task": summary.get("task", ""), "transcript": summary.get("transcript", ""),
-             "skill_ids": list(ids), "task_type": task_type}
-        )
+             "skill_ids": list(ids), "task_type": task_type}, prefix=f"val@step{int(step)}"))
     for task_type, missing in failed_sessions(expected_counts, data_sources, uids, types, won).items():
         records.extend({"task_type": task_type, "won": False} for _ in range(missing))
-    return ValidationReport(step=int(step), success_by_type=success_by_task_type(records), failures_by_type=failures)
+    return ValidationReport(step=int(step), success_by_type=success_by_task_type(records), failures_by_type=failures,
+                            successes_by_type=successes)
 
 
 def failed_sessions(
@@ -301,33 +311,63 @@ def checkpoint_step(folder: str) -> int:
     return int(str(folder).rstrip("/").split("global_step_")[-1])
 
 
-def build_evolution_hook(
-    target: str | None,
-    *,
-    enabled: bool,
-    bank_service: BankService | None,
-    update_threshold: float,
-    max_new_skills: int,
-) -> EvolutionHook:
-    """The evolution hook: :class:`LoggingEvolutionHook` unless dynamic updates are on and
-    ``target`` names a factory ``"module:attr"`` called as ``factory(bank_service=...,
-    update_threshold=..., max_new_skills=...)``.
+def session_key(key: str) -> str:
+    """``{uid}_{session}`` of a TransferQueue key ``{uid}_{session}_{turn}`` (the v1 agent-loop
+    worker's key format; every turn of a session carries the episode's ``reward_extra_info``).
 
-    Raises:
-        ValueError: ``target`` is malformed or the factory cannot be imported.
+    >>> session_key("3f2a_1_4")
+    '3f2a_1'
     """
-    if not enabled or not target:
-        if enabled:
-            log.warning("enable_dynamic_update=True but no evolution_hook is set: only logging success")
-        return LoggingEvolutionHook()
-    module_name, sep, attr = target.partition(":")
-    if not sep:
-        raise ValueError(f"evolution_hook must look like 'module:factory', got {target!r}")
-    try:
-        factory = getattr(importlib.import_module(module_name), attr)
-    except (ImportError, AttributeError) as exc:
-        raise ValueError(f"cannot load evolution hook {target!r}: {exc}") from None
-    return factory(bank_service=bank_service, update_threshold=update_threshold, max_new_skills=max_new_skills)
+    head, sep, _ = str(key).rpartition("_")
+    return head if sep else str(key)
+
+
+def training_episodes(keys: Sequence[str], extra_fields: Sequence[Any]) -> list[dict[str, Any]]:
+    """One episode summary per session of a training batch, from the outputs' ``extra_fields``
+    (``reward_extra_info`` of :func:`skillrl.trainer.verl_agent_loop.reward_extra_info`: the
+    ``episode`` JSON, else ``won``/``task_type``/``skill_ids``). Outputs without our fields are
+    skipped.
+
+    >>> eps = training_episodes(["u_0_0", "u_0_1", "u_1_0"], [
+    ...     {"reward_extra_info": {"won": 1.0, "task_type": "heat", "skill_ids": "a,b", "episode": ""}},
+    ...     {"reward_extra_info": {"won": 1.0, "task_type": "heat", "skill_ids": "a,b", "episode": ""}},
+    ...     {"reward_extra_info": {"won": 0.0, "task_type": "cool", "skill_ids": "", "episode": "{}"}}])
+    >>> [(e["task_type"], e["won"], e["skill_ids"]) for e in eps]
+    [('heat', True, ['a', 'b']), ('cool', False, [])]
+    """
+    seen: set[str] = set()
+    out: list[dict[str, Any]] = []
+    for key, extra in zip(keys, extra_fields):
+        info = extra.get("reward_extra_info") if isinstance(extra, Mapping) else None
+        sk = session_key(key)
+        if not isinstance(info, Mapping) or info.get("won") is None or sk in seen:
+            continue
+        seen.add(sk)
+        try:
+            summary = json.loads(info.get("episode") or "{}")
+        except (TypeError, ValueError):
+            summary = {}
+        if not isinstance(summary, dict):
+            summary = {}
+        ids = summary.get("skill_ids")
+        if ids is None:
+            ids = [x for x in str(info.get("skill_ids") or "").split(",") if x]
+        summary.update(won=bool(float(info["won"]) > 0.5), task_type=str(info.get("task_type") or "unknown"),
+                       skill_ids=list(ids))
+        out.append(summary)
+    return out
+
+
+def build_verl_evolution(skills: Any, service: BankService, *, env_name: str, work_dir: str) -> Evolution:
+    """The evolution component of the verl trainer: it evolves a bank read from ``service`` (the
+    working copy lives in ``work_dir``) and pushes every new version back to ``service``, where
+    each agent-loop worker picks it up at its next episode."""
+    from agent_system.environments import get_env_spec
+    from skillrl.skills.bank import SkillBank
+
+    bank = SkillBank.from_dict(json.loads(service.get_snapshot().bank_json))
+    return build_evolution(skills, bank=bank, env_name=env_name, taxonomy=get_env_spec(env_name).taxonomy,
+                           work_dir=work_dir, publish=bank_publisher(service), bank_service=service)
 
 
 @_verl.register_trainer(TRAINER_NAME)
@@ -352,15 +392,9 @@ class SkillRLTrainer(_verl.PPOTrainerSync):
                     str(skills_cfg.get("bank_actor_name") or "skillrl_skill_bank"),
                     str(config.trainer.experiment_name), self.run_id)
         self.env_settings = env_settings(OmegaConf.to_container(config.env, resolve=True))
-        skills = self.env_settings.skills_only_memory
         self.bank_service: BankService | None = None
-        self._hook_args = dict(
-            target=skills.evolution_hook,
-            enabled=skills.enable_dynamic_update,
-            update_threshold=skills.update_threshold,
-            max_new_skills=skills.max_new_skills,
-        )
-        self.evolution_hook: EvolutionHook = LoggingEvolutionHook()
+        self.evolution = Evolution(LoggingEvolutionHook())
+        """Usage counters and bank evolution (built in :meth:`init`, once the bank service runs)."""
         self._last_report: ValidationReport | None = None
         self._resume_dir: str | None = None
         actor = config.actor_rollout_ref.actor
@@ -379,7 +413,10 @@ class SkillRLTrainer(_verl.PPOTrainerSync):
             self.bank_service = connect_bank_service(self.env_settings.skills, initial=saved)
             if saved is not None:
                 log.info("restored skill bank version %d from %s", saved.version, self._resume_dir)
-        self.evolution_hook = build_evolution_hook(bank_service=self.bank_service, **self._hook_args)
+        if self.bank_service is not None:
+            self.evolution = build_verl_evolution(
+                self.env_settings.skills, self.bank_service, env_name=self.env_settings.env_name,
+                work_dir=os.path.join(str(self.config.trainer.default_local_dir), EVOLVING_BANK_DIR))
         super().init()
 
     def _load_checkpoint(self):
@@ -411,9 +448,13 @@ class SkillRLTrainer(_verl.PPOTrainerSync):
         report, self._last_report = self._last_report, None
         if report is None:
             return
-        new_version = self.evolution_hook.on_validation(report)
-        if new_version is not None:
-            log.info("skill bank evolved to version %s at step %d", new_version, report.step)
+        self.evolution.after_validation(report.step, report=report)
+
+    def _compute_metrics(self, batch, metrics, timing_raw, global_steps, epoch):
+        super()._compute_metrics(batch, metrics, timing_raw, global_steps=global_steps, epoch=epoch)
+        # the batch is still in TransferQueue here (cleared after this call): count its episodes
+        if self.evolution.bank is not None:
+            self.evolution.observe(_batch_episodes(batch), step=int(global_steps))
 
     # --- checkpoints -----------------------------------------------------------------------------
 
@@ -523,3 +564,21 @@ def _run_id() -> str:
     except Exception:  # noqa: BLE001 - any failure: fall back to a random id
         pass
     return uuid.uuid4().hex[:12]
+
+
+def _batch_episodes(batch: Any) -> list[dict[str, Any]]:
+    """The episodes of a training batch (``KVBatchMeta``), read from TransferQueue; [] on failure
+    (usage counters are best effort and must never stop training)."""
+    keys = [k for k, tag in zip(batch.keys, batch.tags) if not tag.get("is_padding", False)]
+    first: dict[str, str] = {}
+    for k in keys:
+        first.setdefault(session_key(k), k)
+    if not first:
+        return []
+    try:
+        extra = _verl.tq_get(list(first.values()), batch.partition_id, ["extra_fields"])["extra_fields"]
+        extra = [getattr(e, "data", e) for e in extra]
+    except Exception as exc:  # noqa: BLE001 - best effort
+        log.warning("skill usage of step not counted: could not read the batch's episodes (%s)", exc)
+        return []
+    return training_episodes(list(first.values()), extra)

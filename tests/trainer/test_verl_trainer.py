@@ -65,16 +65,16 @@ def make_hook(**kw):
     return _Hook(**kw)
 
 
-def test_build_evolution_hook():
-    args = dict(bank_service=None, update_threshold=0.4, max_new_skills=3)
-    assert isinstance(vt.build_evolution_hook(None, enabled=True, **args), LoggingEvolutionHook)
-    assert isinstance(vt.build_evolution_hook(f"{__name__}:make_hook", enabled=False, **args), LoggingEvolutionHook)
-    hook = vt.build_evolution_hook(f"{__name__}:make_hook", enabled=True, **args)
-    assert isinstance(hook, _Hook) and hook.kw["max_new_skills"] == 3
-    with pytest.raises(ValueError, match="module:factory"):
-        vt.build_evolution_hook("nocolon", enabled=True, **args)
-    with pytest.raises(ValueError, match="cannot load"):
-        vt.build_evolution_hook("skillrl.nope:x", enabled=True, **args)
+def test_training_episodes_one_per_session():
+    keys = ["u_0_0", "u_0_1", "u_1_0", "v_0_0", "w_0_0"]
+    extra = [{"reward_extra_info": {"won": 0.0, "task_type": "heat", "skill_ids": "s1,s2", "episode": _ep("heat mug", False, ("s1", "s2"))}},
+             {"reward_extra_info": {"won": 0.0, "task_type": "heat", "skill_ids": "s1,s2", "episode": _ep("heat mug", False, ("s1", "s2"))}},
+             {"reward_extra_info": {"won": 1.0, "task_type": "heat", "skill_ids": "s3", "episode": "not json"}},
+             {"min_global_steps": 1},  # an output without our fields
+             {"reward_extra_info": {"won": None}}]
+    eps = vt.training_episodes(keys, extra)
+    assert [(e["won"], e["skill_ids"], e["task_type"]) for e in eps] == [(False, ["s1", "s2"], "heat"), (True, ["s3"], "heat")]
+    assert eps[0]["task"] == "heat mug" and "transcript" in eps[0]
 
 
 def test_trainer_is_registered_and_acts_as_sync():
@@ -95,18 +95,22 @@ def test_validation_hooks_feed_the_evolution_hook(monkeypatch, tmp_path, caplog)
     t = object.__new__(vt.SkillRLTrainer)
     t.global_steps = 5
     t._last_report = None
-    t.evolution_hook = _Hook()
+    from skillrl.trainer.evolution import Evolution
+
+    t.evolution = Evolution(_Hook())
     metrics = t._val_metrics_update(["d"] * 5, ["u"] * 5, INFOS, [2] * 5)
     assert metrics["val-core/x"] == 1.0
     assert metrics[f"{vt.METRIC_PREFIX}/success_rate"] == 0.5
     assert metrics[f"{vt.METRIC_PREFIX}/success_rate/heat"] == 0.5
-    with caplog.at_level(logging.INFO, logger=vt.__name__):
+    with caplog.at_level(logging.INFO, logger="skillrl.trainer.evolution"):
         t.on_validate_end()
-    (report,) = t.evolution_hook.reports
+    (report,) = t.evolution.hook.reports
     assert report.step == 5 and set(report.failures_by_type) == {"heat", "cool"}
+    assert [x["task"] for x in report.successes_by_type["heat"]] == ["heat egg"]  # for contrast
+    assert report.failures_by_type["heat"][0]["episode_id"].startswith("val@step5/")
     assert "evolved to version 1" in caplog.text
     t.on_validate_end()  # no new validation: the hook is not called again
-    assert len(t.evolution_hook.reports) == 1
+    assert len(t.evolution.hook.reports) == 1
 
     # checkpoint: the bank and its version go next to the model
     from omegaconf import OmegaConf
@@ -164,7 +168,7 @@ def test_trainer_builds_from_the_config_and_scopes_its_bank(tmp_path, monkeypatc
     assert t.trainer_mode == "sync"
     assert type(t.replay_buffer).__name__ == "ReplayBuffer", "verl must pick its sync replay buffer"
     t.init()
-    assert isinstance(t.evolution_hook, LoggingEvolutionHook)
+    assert isinstance(t.evolution.hook, LoggingEvolutionHook)
     snap = t.bank_service.get_snapshot()
     assert snap.version == 0 and json.loads(snap.bank_json)["v"] == 0
     # the actor name is scoped to the run, in the config the agent-loop workers receive

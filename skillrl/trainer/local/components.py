@@ -282,9 +282,24 @@ def token_counter(tokenizer: Any) -> Callable[[str], int]:
 # --------------------------------------------------------------------------------------------
 # checkpoints
 
+def _copy_bank_history(bank: Any, bank_file: Path) -> None:
+    """Put the history of an evolving bank (its working copy's ``.history.jsonl``, pending
+    records flushed first) beside the checkpoint's bank copy, so the copy carries its version
+    *and* how it got there."""
+    from skillrl.skills.bank import history_path
+
+    if bank.path is None:
+        return
+    if bank.pending_history:
+        bank.save()
+    src = history_path(bank.path)
+    if src.is_file():
+        shutil.copyfile(src, history_path(bank_file))
+
+
 def save_checkpoint(directory: Path, *, model: Any, tokenizer: Any, bank: Any, state: Mapping[str, Any]) -> Path:
-    """Write ``model``/``tokenizer`` (``save_pretrained``), ``skill_bank.json`` (+ usage sidecar)
-    when a bank is given, and ``trainer_state.json``. Returns ``directory``."""
+    """Write ``model``/``tokenizer`` (``save_pretrained``), ``skill_bank.json`` (+ usage and
+    history sidecars) when a bank is given, and ``trainer_state.json``. Returns ``directory``."""
     tmp = directory.with_name(directory.name + ".tmp")
     if tmp.exists():
         shutil.rmtree(tmp)

@@ -19,7 +19,7 @@ import torch
 from agent_system.environments.base import get_env_spec
 from skillrl.agent.episode import Episode
 from skillrl.utils.metrics import success_by_task_type, success_metrics
-from skillrl.trainer.evolution import EvolutionHook, LoggingEvolutionHook, ValidationReport
+from skillrl.trainer.evolution import Evolution, EvolutionHook, build_evolution
 from skillrl.trainer.local import components as C
 from skillrl.trainer.local.batch import episode_advantages, episodes_to_batch
 from skillrl.trainer.local.config import LocalTrainConfig
@@ -72,7 +72,6 @@ def train(config: LocalTrainConfig, *, evolution_hook: EvolutionHook | None = No
     out_dir = Path(config.output_dir).expanduser()
     out_dir.mkdir(parents=True, exist_ok=True)
     metrics_log = MetricLogger(out_dir, config.loggers)
-    hook = evolution_hook or LoggingEvolutionHook()
     spec = get_env_spec(env.env_name)
     episode_cfg = env.episode
     group = env.rollout.n
@@ -83,6 +82,10 @@ def train(config: LocalTrainConfig, *, evolution_hook: EvolutionHook | None = No
         skills_json_path=env.skills.skills_json_path if env.skills else None,
         retriever_kwargs=env.skills_only_memory.retriever_kwargs(),
     )
+    # usage counters + evolution after validation (the retriever reads the same bank object)
+    evolution = (Evolution(evolution_hook, skills.bank) if evolution_hook is not None else
+                 build_evolution(env.skills, bank=skills.bank, env_name=env.env_name, taxonomy=spec.taxonomy,
+                                 work_dir=out_dir))
     train_kwargs = env.factory_kwargs(env.train_split)
     val_kwargs = env.factory_kwargs(env.val_split)
     train_pool = make_env_pool(spec, num_train_envs, train_kwargs, config.num_env_workers)
@@ -125,13 +128,7 @@ def train(config: LocalTrainConfig, *, evolution_hook: EvolutionHook | None = No
             eps = collect_episodes(val_policy, val_pool.envs, spec, seeds, skills=skills.retriever, config=episode_cfg)
             _require_a_playable_episode(eps, len(seeds), spec.name, "validation")
             by_type = success_by_task_type(ep.summary() for ep in eps)
-            failures: dict[str, list[dict[str, Any]]] = {}
-            for ep in eps:
-                if not ep.won:
-                    failures.setdefault(ep.task_type or "unknown", []).append(
-                        {**ep.summary(), "transcript": ep.transcript()})
-            new_version = hook.on_validation(ValidationReport(step=step, success_by_type=by_type,
-                                                              failures_by_type=failures))
+            new_version = evolution.after_validation(step, eps)
             metrics = {**success_metrics(by_type, "val"), **{k: v for k, v in C.rollout_metrics(eps, "val").items()
                                                              if k != "val/success_rate"}}
             if new_version is not None:
@@ -161,9 +158,7 @@ def train(config: LocalTrainConfig, *, evolution_hook: EvolutionHook | None = No
             _require_a_playable_episode(episodes, len(seeds), spec.name, f"training step {step}")
             t_rollout = time.perf_counter() - t0
             advantages = episode_advantages([ep.reward for ep in episodes], [ep.seed for ep in episodes])
-            if skills.bank is not None:
-                for ep in episodes:
-                    skills.bank.record_usage(ep.skill_ids, ep.won)
+            evolution.observe(episodes, step=step)
             step_metrics = C.rollout_metrics(episodes, "train")
             step_metrics.update(C.report_metrics(episodes, C.token_counter(tokenizer), C.skill_block_fn(skills.retriever)))
             reward_history.append(step_metrics.get("train/reward_mean", 0.0))
