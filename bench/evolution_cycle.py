@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import re
 import statistics
 import sys
 import time
@@ -167,11 +168,19 @@ def main() -> None:
     from support.openai_server import FakeOpenAIServer, Reply
 
     types_ = sorted(rep.failures_by_type)
-    reply = json.dumps({"task_specific_skills": {t: [{"title": f"Finish the {t} step", "principle":
-                        f"Check the {t} requirement before the final put.", "when_to_apply": f"{t} tasks"}] for t in types_},
-                        "common_mistakes": [{"description": "Placing without the required change.", "why_it_happens": "haste",
-                                             "how_to_avoid": "Do the transformation first."}]})
-    with FakeOpenAIServer(default=Reply(reply)) as srv:
+
+    def answer(body: dict) -> Reply:
+        """A well-formed evolution reply for the task type the request is about."""
+        user = next((m["content"] for m in reversed(body.get("messages", [])) if m.get("role") == "user"), "")
+        match = re.search(r'success rate on "([^"]+)" tasks', str(user))
+        t = match.group(1) if match else types_[0]
+        return Reply(json.dumps({
+            "task_specific_skills": {t: [{"title": f"Finish the {t} step", "principle":
+                                          f"Check the {t} requirement before the final put.", "when_to_apply": f"{t} tasks"}]},
+            "common_mistakes": [{"description": f"Placing the object before the {t} step.", "why_it_happens": "haste",
+                                 "how_to_avoid": "Do the transformation first."}]}))
+
+    with FakeOpenAIServer(responder=answer) as srv:
         llm = EvolutionSettings(dedup_model="lexical", distiller="openai", **settings)
 
         def make_llm():
@@ -186,9 +195,10 @@ def main() -> None:
             totals.append((time.perf_counter() - t0) * 1000)
             llm_ms.append(sum(c.latency_s for c in hook.distiller.client.calls) * 1000)
             n_calls = len(hook.distiller.client.calls)
+            applied = len(hook.last_outcome.applied) if hook.last_outcome is not None else 0
         ours = statistics.median(t - c for t, c in zip(totals, llm_ms))
         print(f"LLM distiller via the local endpoint: {statistics.median(totals):.1f} ms per cycle "
-              f"({n_calls} calls), {ours:.1f} ms excluding the LLM calls")
+              f"({n_calls} calls, {applied} ops applied), {ours:.1f} ms excluding the LLM calls")
     if args.train_metrics:
         step = step_seconds(args.train_metrics)
         if step:
