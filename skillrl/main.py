@@ -77,21 +77,84 @@ def typed_config(cfg: DictConfig) -> LocalTrainConfig | EnvConfig:
     return load_config(EnvConfig, cfg.env, key="env")
 
 
+PLUGIN_NAME = "skillrl"
+PLUGIN_MODULE = "skillrl.trainer.plugin"
+
+
+def plugin_problem(eps: Any = None, policy: str | None = None) -> str | None:
+    """Why verl would not load SkillRL's ``verl.plugins`` entry point (None: it will).
+
+    Args:
+        eps: the ``verl.plugins`` entry points (None: the installed ones).
+        policy: ``VERL_USE_EXTERNAL_PLUGINS`` (None: from the environment).
+    """
+    from importlib.metadata import entry_points
+
+    eps = list(entry_points(group="verl.plugins") if eps is None else eps)
+    ours = [ep for ep in eps if ep.name == PLUGIN_NAME]
+    if not ours:
+        return (f"the {PLUGIN_NAME!r} verl.plugins entry point is not installed, so Ray workers would not know "
+                f"SkillRL's trainer (pip install -e . in the project folder, in the Python that runs verl)")
+    policy = (os.environ.get("VERL_USE_EXTERNAL_PLUGINS", "auto") if policy is None else policy).strip().lower()
+    if policy == "none" or (policy != "auto" and PLUGIN_NAME not in {p.strip() for p in policy.split(",")}):
+        return f"VERL_USE_EXTERNAL_PLUGINS={policy!r} keeps verl from loading the {PLUGIN_NAME!r} plugin (unset it)"
+    try:
+        ours[0].load()
+    except Exception as exc:  # noqa: BLE001 - any import failure is the message
+        return f"the {PLUGIN_NAME!r} verl plugin ({ours[0].value}) cannot be imported: {type(exc).__name__}: {exc}"
+    return None
+
+
+def env_data_problems(env: EnvConfig) -> list[str]:
+    """Build the env once per split the rows use (``train_split``, ``val_split``): a missing game
+    folder or QA file fails here with the env's own message instead of in every Ray worker."""
+    from agent_system.environments.base import get_env_spec
+
+    spec = get_env_spec(env.env_name)
+    problems = []
+    for split in dict.fromkeys(s for s in (env.train_split, env.val_split)):
+        try:
+            spec.make(**env.factory_kwargs(split)).close()
+        except Exception as exc:  # noqa: BLE001 - the env's own message says what is missing
+            problems.append(f"env {env.env_name!r} split {split!r}: {exc}")
+    return problems
+
+
+def retriever_problem(env: EnvConfig, timeout_s: float = 5.0) -> str | None:
+    """For the ``search`` env without an in-process corpus: one query to its retriever URL."""
+    if env.env_name != "search" or env.env_kwargs.get("corpus") or env.env_kwargs.get("retriever"):
+        return None
+    from agent_system.environments.search.client import DEFAULT_URL, RetrieverClient, redact_url
+
+    url = str(env.env_kwargs.get("retriever_url", DEFAULT_URL))
+    try:
+        with RetrieverClient(url, timeout=timeout_s, retries=0) as client:
+            client.search_batch(["preflight"], 1)
+    except Exception as exc:  # noqa: BLE001
+        return (f"the search retriever at {redact_url(url)} does not answer ({type(exc).__name__}): start one "
+                f"(skillrl retriever serve CORPUS.jsonl) or set env.env_kwargs.retriever_url, or "
+                f"env.env_kwargs.corpus for an in-process index")
+    return None
+
+
 def verl_preflight(
     cfg: DictConfig,
     *,
     cuda_devices: int | None = None,
     have_module=lambda name: importlib.util.find_spec(name) is not None,
+    plugin_check=plugin_problem,
 ) -> None:
-    """Checks that would otherwise fail minutes later inside Ray actors.
+    """Checks that would otherwise fail minutes later inside Ray actors, each with one line.
 
     Args:
         cuda_devices: visible CUDA devices (None: ask torch).
         have_module: whether a Python module is importable (injected in tests).
+        plugin_check: :func:`plugin_problem` (injected in tests).
     Raises:
         PreflightError: no GPU, fewer GPUs than ``trainer.n_gpus_per_node``, the rollout
-            engine (``actor_rollout_ref.rollout.name``) not installed, dataset files or the
-            skill bank missing.
+            engine (``actor_rollout_ref.rollout.name``) not installed, the SkillRL verl plugin
+            not loadable, dataset files, env game data or the skill bank missing, the Search
+            retriever not answering.
     """
     if cuda_devices is None:
         import torch
@@ -110,6 +173,9 @@ def verl_preflight(
     engine = str(cfg.actor_rollout_ref.rollout.name)
     if not have_module(engine):
         problems.append(f"rollout engine {engine!r} is not installed (pip install {engine})")
+    plugin = plugin_check()
+    if plugin:
+        problems.append(plugin)
     for key in ("train_files", "val_files"):
         files = cfg.data.get(key)
         for f in [files] if isinstance(files, str) else list(files or []):
@@ -122,8 +188,67 @@ def verl_preflight(
         bank = cfg.env.skills_only_memory.get("skills_json_path")
         if not bank or not os.path.isfile(os.path.expanduser(str(bank))):
             problems.append(f"env.skills_only_memory.skills_json_path {bank!r} is not a file")
+    env = load_config(EnvConfig, cfg.env, key="env")
+    problems.extend(env_data_problems(env))
+    retriever = retriever_problem(env)
+    if retriever:
+        problems.append(retriever)
     if problems:
         raise PreflightError("cannot start the verl backend:\n  - " + "\n  - ".join(problems))
+
+
+def absolute_paths(cfg: DictConfig, cwd: str | None = None) -> DictConfig:
+    """Make the paths of a verl config absolute, in place (the TaskRunner and the agent-loop
+    workers may run on other nodes, in other folders): data files, the env data folder (resolved
+    here, so every worker reads the games the preflight checked), the skill bank, checkpoint
+    folders, the agent-loop registry file, and TensorBoard's folder (``TENSORBOARD_DIR`` for
+    the Ray workers). A relative bank path that is not under ``cwd`` is taken from the project
+    folder (``memory_data/...``). Returns ``cfg``.
+    """
+    from omegaconf import open_dict
+
+    from skillrl.trainer.config import PROJECT_ROOT
+    from skillrl.utils.paths import ENV_VARS, DataNotFoundError as _Missing, resolve_data_dir
+
+    base = cwd or os.getcwd()
+
+    def absolute(path: Any, fallback: str | None = None) -> Any:
+        if path is None or not isinstance(path, str) or "://" in path:
+            return path
+        path = os.path.expanduser(path)
+        if os.path.isabs(path):
+            return path
+        here = os.path.join(base, path)
+        if fallback and not os.path.exists(here) and os.path.exists(os.path.join(fallback, path)):
+            return os.path.join(fallback, path)
+        return here
+
+    with open_dict(cfg):
+        for key in ("train_files", "val_files"):
+            files = cfg.data.get(key)
+            cfg.data[key] = absolute(files) if isinstance(files, str) else [absolute(f) for f in files or []]
+        if cfg.env.env_name in ENV_VARS:
+            try:
+                cfg.env.data_dir = str(resolve_data_dir(cfg.env.env_name, absolute(cfg.env.get("data_dir"))).resolve())
+            except _Missing:
+                pass  # the preflight reports it
+        skills = cfg.env.skills_only_memory
+        skills.skills_json_path = absolute(skills.get("skills_json_path"), PROJECT_ROOT)
+        trainer = cfg.trainer
+        for key in ("default_local_dir", "resume_from_path", "default_hdfs_dir", "rollout_data_dir",
+                    "validation_data_dir"):
+            if trainer.get(key) is not None:
+                trainer[key] = absolute(str(trainer[key]))
+        agent = cfg.actor_rollout_ref.rollout.agent
+        if agent.get("agent_loop_config_path"):
+            agent.agent_loop_config_path = absolute(str(agent.agent_loop_config_path), PROJECT_ROOT)
+        if "tensorboard" in list(trainer.get("logger") or []) and not os.environ.get("TENSORBOARD_DIR"):
+            runtime = cfg.ray_kwargs.ray_init.runtime_env
+            env_vars = runtime.get("env_vars") or {}
+            env_vars = {**env_vars, "TENSORBOARD_DIR": os.path.join(
+                base, "tensorboard_log", str(trainer.project_name), str(trainer.experiment_name))}
+            runtime.env_vars = env_vars
+    return cfg
 
 
 def run(cfg: DictConfig) -> Any:
@@ -139,7 +264,9 @@ def run(cfg: DictConfig) -> Any:
 
         check_local_run(typed)
         return train(typed)
+    absolute_paths(cfg)
     verl_preflight(cfg)
+    OmegaConf.resolve(cfg)  # resolvers of ours (${skillrl_root:}) do not exist in Ray workers
     from skillrl.trainer import _verl
 
     return _verl.run_ppo(cfg)

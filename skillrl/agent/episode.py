@@ -68,6 +68,11 @@ class Episode:
     """True when ``max_steps`` ran out before the env ended the episode."""
     error: str | None = None
     """Set when the episode was aborted by an environment error (the batch goes on)."""
+    history_cuts: int = 0
+    """Turns whose prompt showed fewer history turns than asked, to stay within the policy's
+    prompt budget."""
+    prompt_overflows: int = 0
+    """Turns whose prompt exceeded the budget even without history (the policy side cut it)."""
 
     @property
     def num_turns(self) -> int:
@@ -98,6 +103,8 @@ class Episode:
             "bank_version": self.bank_version,
             "truncated": self.truncated,
             "error": self.error,
+            "history_cuts": self.history_cuts,
+            "prompt_overflows": self.prompt_overflows,
             "actions": [s.action for s in self.steps],
         }
 

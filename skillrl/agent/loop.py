@@ -9,8 +9,9 @@ embedding encode never stalls the other episodes.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
@@ -62,10 +63,14 @@ class EpisodeConfig:
     """Turns before the episode is truncated."""
     history_length: int = 2
     """Recent turns shown in the prompt."""
+    max_history_reply_chars: int = 200
+    """A reply with no parsable action enters the history cut to this many characters (a raw
+    reply can be as long as the response budget and would crowd out the rest of the prompt)."""
 
     def __post_init__(self) -> None:
         check_int("max_steps", self.max_steps, minimum=1)
         check_int("history_length", self.history_length, minimum=0)
+        check_int("max_history_reply_chars", self.max_history_reply_chars, minimum=0)
 
 
 class _EnvFailure(Exception):
@@ -88,6 +93,22 @@ async def _env_call(stage: str, fn: Callable[..., T], *args: Any) -> T:
         raise _EnvFailure(stage, exc) from exc
 
 
+async def _fit_history(spec: EnvSpec, ctx: PromptContext, prompt: str,
+                       fits: Callable[[str], Awaitable[bool]], episode: Episode) -> str:
+    """``prompt`` rebuilt with the most history turns (fewer than asked) that fit the budget."""
+    shown = min(ctx.history_length, len(ctx.history))
+    for keep in range(shown - 1, -1, -1):
+        shorter = spec.build_prompt(dataclasses.replace(ctx, history_length=keep))
+        if await fits(shorter):
+            episode.history_cuts += 1
+            return shorter
+        prompt = shorter
+    if shown:
+        episode.history_cuts += 1
+    episode.prompt_overflows += 1
+    return prompt
+
+
 async def run_episode(
     env: TextEnv,
     spec: EnvSpec,
@@ -97,6 +118,7 @@ async def run_episode(
     task: str | None = None,
     skills: SkillSource | None = None,
     config: EpisodeConfig = EpisodeConfig(),
+    prompt_fits: Callable[[str], Awaitable[bool]] | None = None,
 ) -> Episode:
     """Play one episode of ``env`` with ``policy``.
 
@@ -108,6 +130,11 @@ async def run_episode(
     the episode is returned with ``error`` set and the steps and reward earned so far (none when
     ``reset`` failed), so one broken game never sinks a batch. Exceptions of the policy or of
     the skill source do propagate.
+
+    ``prompt_fits`` (optional) says whether a prompt fits the policy's budget. A prompt that
+    does not is rebuilt with fewer history turns, oldest dropped first, until it fits
+    (``Episode.history_cuts`` counts those turns); one that does not fit even without history
+    is sent as it is and counted in ``Episode.prompt_overflows``.
     """
     episode = Episode(env_name=spec.name, game_id="", task=task or "", task_type="", seed=seed)
     done = False
@@ -135,6 +162,8 @@ async def run_episode(
                 history_length=config.history_length,
             )
             prompt = spec.build_prompt(ctx)
+            if prompt_fits is not None and not await prompt_fits(prompt):
+                prompt = await _fit_history(spec, ctx, prompt, prompt_fits, episode)
             generation = await policy.generate(prompt)
             next_obs, reward, done, info = await _env_call("step", env.step, generation.text)
             action = str(info.get("action", ""))
@@ -152,7 +181,7 @@ async def run_episode(
             )
             episode.reward += float(reward)
             episode.won = bool(info.get("won", False))
-            history.append((obs, action or generation.text))
+            history.append((obs, action or generation.text[: config.max_history_reply_chars]))
             obs = next_obs
             if done:
                 break

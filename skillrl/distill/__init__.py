@@ -24,7 +24,7 @@ from skillrl.distill.base import (
     build_distiller,
     distiller_names,
 )
-from skillrl.distill.hook import DistillingEvolutionHook, EvolutionOutcome, EvolutionSettings
+from skillrl.distill.hook import DistillingEvolutionHook, EvolutionOutcome, EvolutionSettings, dedup_similarity, plan_limits
 from skillrl.distill.llm import (
     ChatModel,
     ChatReply,
@@ -98,10 +98,12 @@ __all__ = [
     "build_chat_model",
     "build_distiller",
     "build_similarity",
+    "dedup_similarity",
     "client_for",
     "distill_memories",
     "distiller_names",
     "extract_json",
+    "plan_limits",
     "plan_ops",
     "read_episodes",
     "read_memories",

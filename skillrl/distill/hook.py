@@ -30,89 +30,31 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from skillrl.distill.base import Distiller, EvolutionRequest, build_distiller
-from skillrl.distill.llm import LLMConfig, redact
+from skillrl.distill.llm import redact
 from skillrl.distill.ops import EvolutionOp, apply_ops
 from skillrl.distill.planning import Plan, PlanLimits, plan_ops
-from skillrl.distill.similarity import (
-    DEFAULT_EMBEDDING_THRESHOLD,
-    DEFAULT_LEXICAL_THRESHOLD,
-    Similarity,
-    build_similarity,
-    default_dedup_model,
-)
+from skillrl.distill.similarity import Similarity, build_similarity, default_dedup_model
 from skillrl.distill.trajectory import Trajectory, TrajectoryError
 from skillrl.skills.bank import SkillBank
+from skillrl.skills.config import EVOLUTION_SOURCES, EvolutionSettings  # noqa: F401 (re-exported)
 
 log = logging.getLogger(__name__)
 
-EVOLUTION_SOURCES = ("train", "validation")
+def plan_limits(settings: EvolutionSettings, max_new_skills: int) -> PlanLimits:
+    """The planner's limits from the settings and the original ``max_new_skills`` flag."""
+    return PlanLimits(max_new_skills=max_new_skills, max_skills_per_category=settings.max_skills_per_category,
+                      retire_min_episodes=settings.retire_min_episodes, retire_margin=settings.retire_margin,
+                      retire_max_per_cycle=settings.retire_max_per_cycle)
 
 
-@dataclass(frozen=True)
-class EvolutionSettings:
-    """Settings of skill-bank evolution beyond the original flags.
-
-    The original flags (``enable_dynamic_update``, ``update_threshold``, ``max_new_skills``) stay
-    in the skills config and reach the hook as plain arguments.
-    """
-
-    distiller: str = "heuristic"
-    """Registered distiller: ``heuristic`` (no LLM), ``openai``, ``azure``."""
-    llm: LLMConfig = field(default_factory=LLMConfig)
-    """Model settings for LLM distillers (keys come from the environment)."""
-    evolution_source: str = "train"
-    """Where failures come from: ``train`` rollouts (default; no validation leakage) or ``validation``."""
-    dedup_threshold: float = DEFAULT_EMBEDDING_THRESHOLD
-    """Cosine at or above which a new item duplicates an existing one (embedding model)."""
-    lexical_dedup_threshold: float = DEFAULT_LEXICAL_THRESHOLD
-    """The same for the lexical fallback."""
-    dedup_model: str | None = "auto"
-    """Embedding model for de-duplication: a path or hub id; ``auto`` = the shipped MiniLM when
-    installed, else lexical; None or ``lexical`` = lexical."""
-    max_skills_per_category: int = 12
-    """Cap on active items per section/category."""
-    retire_min_episodes: int = 20
-    """Episodes of usage before an item can be retired."""
-    retire_margin: float = 0.15
-    """Win-rate gap below the baseline that retires an item."""
-    retire_max_per_cycle: int = 1
-    """Retirements per cycle (0: never retire)."""
-    timeout_s: float = 120.0
-    """Upper bound on one cycle's distillation and planning; past it the cycle is dropped."""
-    max_failures_per_type: int = 16
-    """Most recent failed episodes sent per task type."""
-    max_successes_per_type: int = 4
-    """Successful episodes sent per task type, for contrast."""
-    train_buffer_per_type: int = 128
-    """Training episodes remembered per task type (source ``train``)."""
-    llm_record_path: str | None = None
-    """JSONL file where LLM calls are recorded (prompt, reply, usage); None: not recorded."""
-
-    def __post_init__(self) -> None:
-        if self.evolution_source not in EVOLUTION_SOURCES:
-            raise ValueError(f"evolution_source must be one of {', '.join(EVOLUTION_SOURCES)}, got {self.evolution_source!r}")
-        for name in ("dedup_threshold", "lexical_dedup_threshold"):
-            v = getattr(self, name)
-            if not (0.0 < v <= 1.0):
-                raise ValueError(f"{name} must be in (0, 1], got {v}")
-        if not (self.timeout_s > 0):
-            raise ValueError(f"timeout_s must be > 0, got {self.timeout_s}")
-        for name in ("max_failures_per_type", "train_buffer_per_type"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.max_successes_per_type < 0:
-            raise ValueError(f"max_successes_per_type must be >= 0, got {self.max_successes_per_type}")
-
-    def limits(self, max_new_skills: int) -> PlanLimits:
-        return PlanLimits(max_new_skills=max_new_skills, max_skills_per_category=self.max_skills_per_category,
-                          retire_min_episodes=self.retire_min_episodes, retire_margin=self.retire_margin,
-                          retire_max_per_cycle=self.retire_max_per_cycle)
-
-    def similarity(self) -> Similarity:
-        model = default_dedup_model() if self.dedup_model == "auto" else self.dedup_model
-        if model == "lexical":
-            model = None
-        return build_similarity(model, threshold=self.dedup_threshold, lexical_threshold=self.lexical_dedup_threshold)
+def dedup_similarity(settings: EvolutionSettings) -> Similarity:
+    """The de-duplication similarity the settings ask for (``dedup_model``: ``auto`` = the shipped
+    MiniLM when installed, else lexical; None or ``lexical`` = lexical)."""
+    model = default_dedup_model() if settings.dedup_model == "auto" else settings.dedup_model
+    if model == "lexical":
+        model = None
+    return build_similarity(model, threshold=settings.dedup_threshold,
+                            lexical_threshold=settings.lexical_dedup_threshold)
 
 
 class ValidationReportLike(Protocol):
@@ -174,7 +116,8 @@ class DistillingEvolutionHook:
         env_name: environment name (for records and prompts).
         update_threshold: task types with validation success below this evolve (original flag).
         max_new_skills: adds per cycle (original flag).
-        settings: the rest (:class:`EvolutionSettings`).
+        settings: the rest (:class:`~skillrl.skills.config.EvolutionSettings`; a trainer passes its
+            ``SkillsConfig``, which extends it).
         distiller: a ready distiller (default: built from ``settings.distiller``/``settings.llm``).
         similarity: de-duplication similarity (default: from the settings).
         taxonomy: maps a report's task type to the bank's category name (``canonical``); when
@@ -199,10 +142,10 @@ class DistillingEvolutionHook:
         self.env_name = env_name
         self.update_threshold = float(update_threshold)
         self.settings = settings or EvolutionSettings()
-        self.limits = self.settings.limits(int(max_new_skills))
+        self.limits = plan_limits(self.settings, int(max_new_skills))
         self.distiller = distiller or build_distiller(self.settings.distiller, self.settings.llm,
                                                       record_path=self.settings.llm_record_path)
-        self.similarity = similarity or self.settings.similarity()
+        self.similarity = similarity or dedup_similarity(self.settings)
         self.taxonomy = taxonomy
         self.save = save
         self.outcomes: list[EvolutionOutcome] = []

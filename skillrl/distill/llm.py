@@ -44,6 +44,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
+from skillrl.skills.config import LLMConfig  # the settings are defined with the skill settings
 from skillrl.utils.registry import Registry
 
 log = logging.getLogger(__name__)
@@ -143,52 +144,6 @@ def redact(text: str) -> str:
 
 
 # ----------------------------------------------------------------------------- records
-
-
-@dataclass(frozen=True)
-class LLMConfig:
-    """Which model to ask and how. Holds no key: keys come from the environment only."""
-
-    provider: str = "openai"
-    """``openai`` (any OpenAI-compatible endpoint) or ``azure`` (Azure OpenAI); see :data:`SDK_CLIENTS`."""
-    model: str = "gpt-4o-mini"
-    """Model name (the deployment name on Azure; the served model name on vLLM/SGLang)."""
-    base_url: str | None = None
-    """Endpoint; overrides ``OPENAI_BASE_URL`` / ``AZURE_OPENAI_ENDPOINT``."""
-    api_version: str | None = None
-    """Azure API version; overrides ``AZURE_OPENAI_API_VERSION``."""
-    timeout_s: float = 60.0
-    """Per-request timeout in seconds (the SDK's)."""
-    max_retries: int = 3
-    """Retries of one request on 429 / 5xx / connection errors (the SDK's backoff)."""
-    temperature: float | None = None
-    """Sampling temperature; None leaves it to the server (reasoning models reject other values)."""
-    max_tokens: int = 4096
-    """Cap on reply tokens (sent as ``max_completion_tokens``)."""
-    price_input_per_1m: float | None = None
-    """USD per 1M input tokens, for the cost figure (None: cost not computed)."""
-    price_output_per_1m: float | None = None
-    """USD per 1M output tokens."""
-
-    def __post_init__(self) -> None:
-        if not self.model or not str(self.model).strip():
-            raise ValueError("llm.model must be a non-empty model (or Azure deployment) name")
-        if not (self.timeout_s > 0):
-            raise ValueError(f"llm.timeout_s must be > 0, got {self.timeout_s}")
-        if not isinstance(self.max_retries, int) or self.max_retries < 0:
-            raise ValueError(f"llm.max_retries must be a non-negative integer, got {self.max_retries!r}")
-        if self.max_tokens <= 0:
-            raise ValueError(f"llm.max_tokens must be > 0, got {self.max_tokens}")
-        for name in ("price_input_per_1m", "price_output_per_1m"):
-            v = getattr(self, name)
-            if v is not None and v < 0:
-                raise ValueError(f"llm.{name} must be >= 0, got {v}")
-
-    def cost(self, input_tokens: int, output_tokens: int) -> float | None:
-        """USD cost of a call, or None when no prices are set."""
-        if self.price_input_per_1m is None and self.price_output_per_1m is None:
-            return None
-        return (input_tokens * (self.price_input_per_1m or 0.0) + output_tokens * (self.price_output_per_1m or 0.0)) / 1e6
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ from skillrl.distill.memory import FAILURE, SUCCESS, Memory, memory_id_for, pars
 from skillrl.distill.ops import AddMistake, AddSkill, EvolutionOp, RetireSkill, UpdateSkill
 from skillrl.distill.planning import id_prefix
 from skillrl.distill.trajectory import Trajectory
-from skillrl.skills.bank import SkillBank
+from skillrl.skills.bank import ADDED_AT_VERSION, SkillBank
 from skillrl.skills.schema import Mistake, Skill, SkillBankError, parse_document, parse_mistake, parse_skill
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -47,7 +47,7 @@ PROMPT_FILES = {
 
 _SKILL_TEXT = ("title", "principle", "when_to_apply")
 _MISTAKE_TEXT = ("description", "why_it_happens", "how_to_avoid")
-_OP_META = ("reason", "episode_ids")
+_OP_META = ("reason", "episode_ids", ADDED_AT_VERSION)  # op metadata, and the stamp the bank sets itself
 
 
 class PromptError(FileNotFoundError):

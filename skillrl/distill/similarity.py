@@ -22,12 +22,11 @@ from typing import Protocol
 
 import numpy as np
 
+from skillrl.skills.config import DEFAULT_EMBEDDING_THRESHOLD, DEFAULT_LEXICAL_THRESHOLD
 from skillrl.skills.retrieval import Encoder, SentenceTransformerEncoder
 
 log = logging.getLogger(__name__)
 
-DEFAULT_EMBEDDING_THRESHOLD = 0.85
-DEFAULT_LEXICAL_THRESHOLD = 0.6
 
 _STOP = frozenset(
     """a an the and or but if then else when while of to in on at by for with from into onto over under

@@ -527,6 +527,37 @@ def _read_usage(path: Path) -> dict[str, Usage]:
     return out
 
 
+ADDED_AT_VERSION = "added_at_version"
+"""Item key set by :meth:`SkillBank.add_skill` / :meth:`SkillBank.add_mistake`: the bank version
+the add produced. Seed items (written by hand or by the offline pipeline) have none."""
+
+
+def added_at_version(item: Item) -> int:
+    """The version at which ``item`` was added to its bank (0 for seed items or a bad value)."""
+    value = item.extra.get(ADDED_AT_VERSION)
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+
+def recency_order(items: Iterable[Item]) -> list[Item]:
+    """``items`` with the most recently added first, then the seed items in their bank order.
+
+    This is the order in which retrieval fills a section's slots (``top_k``, ``mistakes_k``,
+    ``task_specific_top_k``) and, reversed, the order in which a token budget drops them: what
+    evolution added last is shown first, so a new lesson is seen (and its usage counted) in the
+    very next episode, while the curated order of the seed bank is kept behind it.
+
+    >>> from skillrl.skills.schema import Skill
+    >>> a, b = Skill("a", "A", "p"), Skill("b", "B", "p")
+    >>> new = Skill("n1", "N", "p", extra={ADDED_AT_VERSION: 1})
+    >>> newer = Skill("n2", "N", "p", extra={ADDED_AT_VERSION: 2})
+    >>> [s.skill_id for s in recency_order([a, new, b, newer])]
+    ['n2', 'n1', 'a', 'b']
+    """
+    indexed = list(enumerate(items))
+    indexed.sort(key=lambda p: (-added_at_version(p[1]), p[0]))
+    return [item for _, item in indexed]
+
+
 class SkillBank:
     """A skill bank in memory, with versioned edits, history and usage counters.
 
@@ -708,10 +739,14 @@ class SkillBank:
     ) -> Skill:
         """Add a general skill (``category=None``) or a task-specific one (new categories are created).
 
+        The stored skill carries ``added_at_version`` (the bank version this add produces), which
+        retrieval uses to list recent items first (:func:`recency_order`).
+
         Raises:
             SkillBankError: invalid skill, or its id is already used (active or retired).
         """
         s = parse_skill(skill.to_dict() if isinstance(skill, Skill) else dict(skill))
+        s = replace(s, extra={**s.extra, ADDED_AT_VERSION: self.version + 1})
         if category is not None and (not isinstance(category, str) or not category.strip()):
             raise SkillBankError("<memory>", "category", "must be a non-empty string or None")
         if s.skill_id in self._all_ids():
@@ -733,8 +768,11 @@ class SkillBank:
         step: int | None = None,
         episode_ids: Iterable[str] = (),
     ) -> Mistake:
-        """Add a common mistake. Raises SkillBankError when invalid or the id is taken."""
+        """Add a common mistake (stamped with ``added_at_version`` like :meth:`add_skill`).
+
+        Raises SkillBankError when invalid or the id is taken."""
         m = parse_mistake(mistake.to_dict() if isinstance(mistake, Mistake) else dict(mistake))
+        m = replace(m, extra={**m.extra, ADDED_AT_VERSION: self.version + 1})
         if m.mistake_id in self._all_ids():
             raise SkillBankError("<memory>", "mistake.mistake_id", f"duplicate id {m.mistake_id!r}")
         self._doc.mistakes.append(m)

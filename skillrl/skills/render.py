@@ -34,6 +34,7 @@ The block looks like::
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Sequence
 
@@ -43,6 +44,8 @@ TokenCounter = Callable[[str], int]
 """Counts the tokens of a text (e.g. ``lambda s: len(tokenizer.encode(s))``)."""
 
 TITLE_MAX_CHARS = 120
+RENDER_CACHE_SIZE = 16384
+"""Rendered skill / mistake lines kept (items are immutable, so a line is rendered once)."""
 FIELD_MAX_CHARS = 600
 
 _BAR = "[|\uff5c]"  # ASCII | and DeepSeek's full-width ｜
@@ -113,6 +116,7 @@ def _category_label(category: str) -> str:
     return category.replace("_", " ")
 
 
+@functools.lru_cache(maxsize=RENDER_CACHE_SIZE)
 def render_skill(skill: Skill, *, with_when: bool) -> str:
     line = f"- **{sanitize(skill.title, TITLE_MAX_CHARS)}**: {sanitize(skill.principle)}"
     when = sanitize(skill.when_to_apply)
@@ -121,6 +125,7 @@ def render_skill(skill: Skill, *, with_when: bool) -> str:
     return line
 
 
+@functools.lru_cache(maxsize=RENDER_CACHE_SIZE)
 def render_mistake(mistake: Mistake) -> str:
     line = f"- {sanitize(mistake.description)}"
     why = sanitize(mistake.why_it_happens)
@@ -167,20 +172,29 @@ def fit_budget(
     count_tokens: TokenCounter = estimate_tokens,
     specific_heading: str | None = None,
 ) -> tuple[list[tuple[str, Skill | Mistake]], str, int]:
-    """Render ``ranked`` items, dropping the lowest-ranked ones until the block fits.
+    """Render the longest prefix of ``ranked`` whose block fits the budget.
 
     Args:
         ranked: ``(section, item)`` pairs, best first; ``section`` is ``"general"``,
             ``"task_specific"`` or ``"mistakes"``. Sections are rendered in that fixed order;
-            within a section items keep their rank order.
+            within a section items keep their rank order. The lowest-ranked items are dropped
+            first.
         max_tokens: budget (None = unlimited). The returned text never exceeds it; with a
             budget too small for even one item the text is ''.
 
     Returns:
         ``(kept items, text, tokens)``.
+
+    The prefix length is found by doubling, then bisecting (assuming an extra item never makes
+    the block shorter in tokens, true of any tokenizer in practice; the result is checked
+    either way): O(log k) renderings of at most 2k items for k kept items, each item's lines
+    rendered once (:func:`render_skill` and :func:`render_mistake` are memoised), so the cost
+    does not grow with the length of ``ranked``.
     """
-    kept = list(ranked)
-    while True:
+    ranked = list(ranked)
+
+    def measure(k: int) -> tuple[str, int]:
+        kept = ranked[:k]
         text = render_block(
             [i for s, i in kept if s == "general"],  # type: ignore[misc]
             [i for s, i in kept if s == "task_specific"],  # type: ignore[misc]
@@ -188,7 +202,29 @@ def fit_budget(
             task_type=task_type,
             specific_heading=specific_heading,
         )
-        tokens = count_tokens(text) if text else 0
-        if max_tokens is None or tokens <= max_tokens or not kept:
-            return kept, text, tokens
-        kept.pop()
+        return text, (count_tokens(text) if text else 0)
+
+    if max_tokens is None:
+        text, tokens = measure(len(ranked))
+        return ranked, text, tokens
+    n = len(ranked)
+    lo, lo_text, lo_tokens = 0, "", 0  # the longest prefix known to fit
+    hi = n + 1  # the shortest prefix known not to fit (n + 1: none known)
+    k = 1
+    while k < hi:
+        text, tokens = measure(k)
+        if tokens > max_tokens:
+            hi = k
+            break
+        lo, lo_text, lo_tokens = k, text, tokens
+        if k == n:
+            break
+        k = min(2 * k, n)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        text, tokens = measure(mid)
+        if tokens <= max_tokens:
+            lo, lo_text, lo_tokens = mid, text, tokens
+        else:
+            hi = mid
+    return ranked[:lo], lo_text, lo_tokens

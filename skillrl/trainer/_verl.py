@@ -124,6 +124,13 @@ _LAZY = {
         "compute_advantage_for_multi_trajectories",
     ),
     "DataProto": ("verl.protocol", "DataProto"),
+    # checkpoints, metrics
+    "find_latest_ckpt_path": ("verl.utils.checkpoint.checkpoint_manager", "find_latest_ckpt_path"),
+    "is_distillation_enabled": ("verl.trainer.distillation", "is_distillation_enabled"),
+    "rename_dict": ("verl.utils.py_functional", "rename_dict"),
+    "reduce_metrics": ("verl.utils.metric", "reduce_metrics"),
+    "make_iterator": ("verl.utils.tensordict_utils", "make_iterator"),
+    "KVBatchMeta": ("transfer_queue", "KVBatchMeta"),
     # experiment tracking (verl/utils/tracking.py): console, TensorBoard, W&B, MLflow, ...
     "Tracking": ("verl.utils.tracking", "Tracking"),
 }
@@ -161,16 +168,22 @@ def verl_config_dir() -> str:
     return os.path.dirname(_cfg.__file__)
 
 
-def validate_trainer_config(config) -> None:
+def validate_trainer_config(config, *, quiet: bool = False) -> None:
     """verl's own config check (``verl.utils.config.validate_config``) on a composed config.
+
+    ``quiet``: keep verl's progress prints off stdout (they go to stderr).
 
     Raises:
         AssertionError | ValueError: verl's message on an inconsistent config.
     """
+    import contextlib
+    import sys
+
     from verl.trainer.ppo.utils import need_critic, need_reference_policy
     from verl.utils.config import validate_config
 
-    validate_config(config, use_reference_policy=need_reference_policy(config), use_critic=need_critic(config))
+    with contextlib.redirect_stdout(sys.stderr) if quiet else contextlib.nullcontext():
+        validate_config(config, use_reference_policy=need_reference_policy(config), use_critic=need_critic(config))
 
 
 def run_ppo(config) -> None:
@@ -186,3 +199,38 @@ def run_ppo(config) -> None:
     if not config.trainer.use_v1:
         raise ValueError("SkillRL needs verl's v1 trainer: set trainer.use_v1=true")
     _run_ppo(config, task_runner_class=TaskRunnerV1)
+
+
+def copy_to_remote(files: list[str], remote_folder: str) -> None:
+    """Copy local ``files`` into ``remote_folder`` (a local path or ``hdfs://``) with verl's
+    ``hdfs_io``, as verl copies model checkpoints to ``trainer.default_hdfs_dir``.
+
+    Raises:
+        RuntimeError: a copy failed.
+    """
+    import os
+
+    from verl.utils import hdfs_io
+
+    hdfs_io.makedirs(remote_folder, exist_ok=True)
+    for f in files:
+        target = os.path.join(remote_folder, os.path.basename(f))
+        ok = hdfs_io.copy(f, target)
+        if ok is False:
+            raise RuntimeError(f"copying {f} to {target} failed")
+
+
+def tq_get(keys: list[str], partition_id: str, fields: list[str]) -> dict:
+    """``{field: [value per key]}`` read from TransferQueue (the v1 trainer's sample store)."""
+    import transfer_queue as tq
+
+    data = tq.kv_batch_get(keys=keys, partition_id=partition_id, select_fields=fields)
+    return {f: list(data[f].tolist()) if hasattr(data[f], "tolist") else list(data[f]) for f in fields}
+
+
+def tq_clear(keys: list[str], partition_id: str) -> None:
+    """Remove ``keys`` from TransferQueue."""
+    import transfer_queue as tq
+
+    if keys:
+        tq.kv_clear(keys=keys, partition_id=partition_id)

@@ -39,7 +39,8 @@ class BankSnapshot:
     """One immutable version of the bank."""
 
     version: int
-    """Monotonic version number (the first pushed bank is version 0)."""
+    """Monotonic version number (the first pushed bank is version 0 unless the service starts
+    from a checkpoint, see ``initial_version``)."""
     bank_json: str
     """The bank in the seed-compatible JSON format."""
 
@@ -82,17 +83,21 @@ class InProcessBankService(BankService):
     """Thread-safe in-memory :class:`BankService`.
 
     Args:
-        initial_json: bank to store as version 0 (None: start empty).
+        initial_json: bank to store first (None: start empty).
         keep: how many most recent versions to keep (older ones are evicted).
+        initial_version: version of ``initial_json`` (a run resumed from a checkpoint continues
+            with the saved version; later updates count on from it).
     """
 
-    def __init__(self, initial_json: str | None = None, keep: int = 4) -> None:
+    def __init__(self, initial_json: str | None = None, keep: int = 4, initial_version: int = 0) -> None:
         if keep < 1:
             raise ValueError("keep must be >= 1")
+        if initial_version < 0:
+            raise ValueError("initial_version must be >= 0")
         self._keep = keep
         self._lock = threading.Lock()
         self._snapshots: dict[int, str] = {}
-        self._latest = -1
+        self._latest = initial_version - 1
         if initial_json is not None:
             self.update(initial_json)
 
@@ -178,8 +183,8 @@ class _RayBankClient(BankService):
 class _BankActor:
     """Body of the Ray actor: an :class:`InProcessBankService` behind remote methods."""
 
-    def __init__(self, initial_json: str | None, keep: int = 4) -> None:
-        self._store = InProcessBankService(initial_json, keep=keep)
+    def __init__(self, initial_json: str | None, keep: int = 4, initial_version: int = 0) -> None:
+        self._store = InProcessBankService(initial_json, keep=keep, initial_version=initial_version)
 
     def current_version(self) -> int:
         return self._store.current_version()
@@ -192,18 +197,30 @@ class _BankActor:
         return self._store.update(bank_json)
 
 
+def scoped_actor_name(base: str, experiment_name: str, run_id: str) -> str:
+    """The bank actor's name for one run: two jobs on one Ray cluster (or a resumed job next to
+    an old one) never share a bank.
+
+    >>> scoped_actor_name("skillrl_skill_bank", "grpo skills", "1a2b")
+    'skillrl_skill_bank/grpo_skills/1a2b'
+    """
+    clean = lambda text: "".join(c if c.isalnum() or c in "-_." else "_" for c in str(text))  # noqa: E731
+    return f"{base}/{clean(experiment_name)}/{clean(run_id)}"
+
+
 def ray_bank_service(
     name: str,
     initial_json: str | None = None,
     *,
     namespace: str | None = "skillrl",
     create: bool = True,
+    initial_version: int = 0,
 ) -> BankService:
     """Connect to (or create) the named bank actor in the running Ray cluster.
 
-    The first caller with ``create=True`` creates the actor with ``initial_json`` as version 0;
-    later callers attach to it (``get_if_exists``), so the trainer and every agent-loop worker
-    share one bank.
+    The first caller with ``create=True`` creates the actor with ``initial_json`` as version
+    ``initial_version``; later callers attach to it (``get_if_exists``), so the trainer and every
+    agent-loop worker share one bank. Scope ``name`` to the run (:func:`scoped_actor_name`).
 
     Raises:
         BankServiceError: Ray is not initialised, or ``create=False`` and no actor has that name.
@@ -214,7 +231,9 @@ def ray_bank_service(
         raise BankServiceError("ray is not initialised: the shared bank needs a running Ray cluster")
     if create:
         actor_cls = ray.remote(num_cpus=0)(_BankActor)
-        handle = actor_cls.options(name=name, namespace=namespace, get_if_exists=True).remote(initial_json)
+        handle = actor_cls.options(name=name, namespace=namespace, get_if_exists=True).remote(
+            initial_json, initial_version=initial_version
+        )
     else:
         try:
             handle = ray.get_actor(name, namespace=namespace)

@@ -54,6 +54,33 @@ class RolloutConfig:
         check_int("n", self.n, minimum=1)
 
 
+@dataclass(frozen=True)
+class EnvWorkersConfig:
+    """``env.workers``: where a verl agent-loop worker runs its envs.
+
+    In-process envs are stepped from threads, so the envs of one agent-loop worker run one at a
+    time under the GIL (an ALFWorld reset takes ~1.7 s, a step ~60 ms). With worker processes
+    they run in parallel: the node's env CPU is ``rollout.agent.num_workers x num_processes``
+    cores (``bench/agent_loop_env_time.py`` measures the effect).
+    """
+
+    num_processes: int = 0
+    """Env worker processes per agent-loop worker, each one CPU core's worth of env work
+    (0: envs run inside the agent-loop worker's own process)."""
+    envs_per_process: int = 4
+    """Envs each worker process holds; more concurrent episodes than
+    ``num_processes x envs_per_process`` wait for a free env."""
+    call_timeout_s: float = 300.0
+    """A worker process that takes longer than this for one env call is restarted and the
+    episode fails (reported as a failed rollout)."""
+
+    def __post_init__(self) -> None:
+        check_int("num_processes", self.num_processes, minimum=0)
+        check_int("envs_per_process", self.envs_per_process, minimum=1)
+        require(isinstance(self.call_timeout_s, (int, float)) and not isinstance(self.call_timeout_s, bool)
+                and self.call_timeout_s > 0, "call_timeout_s", self.call_timeout_s, "a number of seconds > 0")
+
+
 @dataclass(frozen=True, kw_only=True)
 class EnvConfig(EpisodeConfig):
     """The ``env`` section: which environment, how episodes run, and the skill bank.
@@ -87,6 +114,8 @@ class EnvConfig(EpisodeConfig):
     """Inject skills retrieved from the bank into every prompt."""
     skills_only_memory: SkillsConfig = field(default_factory=SkillsConfig)
     """The skill-bank settings (:class:`~skillrl.skills.config.SkillsConfig`)."""
+    workers: EnvWorkersConfig = field(default_factory=EnvWorkersConfig)
+    """Env worker processes of the verl agent-loop workers (:class:`EnvWorkersConfig`)."""
 
     def __post_init__(self) -> None:
         super().__post_init__()

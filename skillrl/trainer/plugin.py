@@ -12,6 +12,11 @@ this module runs *while* ``verl/__init__`` is still executing. So it registers l
   ``verl.trainer.ppo.v1`` -> the trainer).
 
 Processes that only use verl's algorithm functions (the local backend) never pay for them.
+
+verl itself logs a plugin that fails to load at DEBUG only, so every failure here is logged at
+WARNING by this module (and ``python -m skillrl.main`` checks the entry point before Ray starts).
+verl's own registration path, ``rollout.agent.agent_loop_config_path`` (``configs/verl/agent_loops.yaml``
+in the SkillRL configs), registers the agent loop as well, in every agent-loop worker.
 """
 
 from __future__ import annotations
@@ -54,7 +59,7 @@ def _run_hook(module_name: str) -> None:
     try:
         _HOOKS[module_name]()
     except Exception:  # never break the user's import of verl
-        log.exception("skillrl: registering with %s failed", module_name)
+        log.warning("skillrl plugin: registering with %s failed", module_name, exc_info=True)
 
 
 class _LoaderWrapper(importlib.abc.Loader):
@@ -103,4 +108,7 @@ def install() -> None:
         sys.meta_path.insert(0, _PostImportFinder())
 
 
-install()
+try:
+    install()
+except Exception:  # verl would swallow it at DEBUG
+    log.warning("skillrl plugin: installing the verl registration hooks failed", exc_info=True)

@@ -34,10 +34,11 @@ from skillrl.agent.episode import Episode, Generation
 from skillrl.agent.loop import SkillSource, run_episode
 from skillrl.skills.config import SkillsConfig
 from skillrl.trainer import _verl
-from skillrl.trainer.config import EnvConfig, load_config
+from skillrl.trainer.config import EnvConfig, EnvWorkersConfig, load_config
 from skillrl.trainer.bank_service import (
     BankService,
     BankServiceError,
+    BankSnapshot,
     InProcessBankService,
     RetrieverCache,
     ray_bank_service,
@@ -111,6 +112,17 @@ def row_task(row: Mapping[str, Any], default_env: str) -> RowTask:
 # --- per-episode records -> verl outputs (pure) ----------------------------------------------
 
 
+class EnvRolloutError(RuntimeError):
+    """An environment raised during an episode: an infrastructure failure, not a policy one.
+
+    :meth:`EnvAgentLoop.run` raises it instead of returning outputs, so verl records a failed
+    session (the group's status becomes ``failure``): the episode is neither scored nor trained
+    on, the other sessions of the group still count, a game whose every session failed is
+    replaced (``trainer.v1.sampler.sync_refill_failed_groups``), and validation counts the
+    session as a miss in ``acc`` (verl's ``expected_acc_counts``).
+    """
+
+
 @dataclass(frozen=True)
 class TurnMeta:
     """Server-side facts about one generation that verl wants back."""
@@ -125,8 +137,9 @@ class TurnMeta:
 def reward_extra_info(episode: Episode) -> dict[str, Any]:
     """The per-episode values verl logs and our validation hook reads.
 
-    Numeric values (``acc``, ``won``, ``turns``, ...) become validation metrics per data
-    source (``acc`` is verl's core accuracy variable); string values are ignored by verl's
+    Numeric values (``acc``, ``won``, ``turns``, ``history_cuts``, ``prompt_overflows``, ...)
+    become validation metrics per data source (``acc`` is verl's core accuracy variable) and
+    training metrics through :class:`~skillrl.trainer.verl_trainer.SkillRLTrainer`; string values are ignored by verl's
     metric code and carried to :mod:`skillrl.trainer.verl_trainer` (``task_type``,
     ``skill_ids`` comma-joined, ``episode`` = the summary + transcript as JSON).
     """
@@ -136,6 +149,8 @@ def reward_extra_info(episode: Episode) -> dict[str, Any]:
         "won": won,
         "turns": int(episode.num_turns),
         "invalid_actions": int(sum(not s.is_action_valid for s in episode.steps)),
+        "history_cuts": int(episode.history_cuts),
+        "prompt_overflows": int(episode.prompt_overflows),
         "bank_version": int(episode.bank_version) if episode.bank_version is not None else -1,
         "task_type": episode.task_type or "unknown",
         "game_id": episode.game_id,
@@ -215,6 +230,9 @@ class ServerPolicy:
         system_prompt: optional system message before every user prompt.
         max_response_tokens: cut each response to this many tokens *before* decoding, so the
             env acts on exactly the tokens that are trained on (verl's ``response_length``).
+        count: async ``messages -> prompt token ids`` without any cut (the chat template alone),
+            for :meth:`fits`.
+        max_prompt_tokens: the prompt budget (verl's ``rollout.prompt_length``).
     """
 
     def __init__(
@@ -227,7 +245,12 @@ class ServerPolicy:
         request_id: str | None = None,
         system_prompt: str | None = None,
         max_response_tokens: int | None = None,
+        count: Callable[[list[dict[str, str]]], Awaitable[list[int]]] | None = None,
+        max_prompt_tokens: int | None = None,
     ) -> None:
+        self._count = count
+        self._max_prompt = max_prompt_tokens
+        self._counted: tuple[str, list[int]] | None = None
         self._encode = encode
         self._server = server
         self._decode = decode
@@ -238,11 +261,31 @@ class ServerPolicy:
         self.turns: list[TurnMeta] = []
         """One :class:`TurnMeta` per generate call, in order."""
 
-    async def generate(self, prompt: str) -> Generation:
+    def _messages(self, prompt: str) -> list[dict[str, str]]:
         messages = [{"role": "user", "content": prompt}]
         if self._system:
             messages.insert(0, {"role": "system", "content": self._system})
-        prompt_ids = list(await self._encode(messages))
+        return messages
+
+    def _within(self, ids: Sequence[int]) -> bool:
+        return self._max_prompt is None or len(ids) <= self._max_prompt
+
+    async def fits(self, prompt: str) -> bool:
+        """Whether ``prompt`` (chat template included) fits ``max_prompt_tokens``; the token ids
+        are kept for the :meth:`generate` call that follows."""
+        if self._count is None or self._max_prompt is None:
+            return True
+        ids = list(await self._count(self._messages(prompt)))
+        self._counted = (prompt, ids)
+        return self._within(ids)
+
+    async def generate(self, prompt: str) -> Generation:
+        messages = self._messages(prompt)
+        counted, self._counted = self._counted, None
+        if counted is not None and counted[0] == prompt and self._within(counted[1]):
+            prompt_ids = counted[1]
+        else:  # verl's encoder, which cuts an over-long prompt (counted as an overflow by the loop)
+            prompt_ids = list(await self._encode(messages))
         t0 = time.perf_counter()
         out = await self._server.generate(
             request_id=self._request_id, prompt_ids=prompt_ids, sampling_params=dict(self._sampling)
@@ -268,11 +311,40 @@ class ServerPolicy:
 # --- per-process state: env pool and skill retrievers ----------------------------------------
 
 
-class EnvPool:
-    """Reusable envs per ``(env_name, factory kwargs)`` in one process (envs are costly to build).
+#: one env call at a time per process: envs are not thread-safe (two ALFWorld resets in two
+#: threads break TextWorld's shared PDDL parser), and under the GIL they would not overlap anyway
+_ENV_CALL_LOCK = threading.Lock()
 
-    ``acquire`` hands out an idle env or makes one; ``release`` returns it; a failed episode
-    should ``discard`` its env instead.
+
+class SerializedEnv(TextEnv):
+    """An in-process env whose calls take the process-wide env lock (see ``_ENV_CALL_LOCK``)."""
+
+    def __init__(self, env: TextEnv) -> None:
+        self.env = env
+        self.env_name = getattr(env, "env_name", "")
+
+    def reset(self, seed: int | None = None, task: str | None = None):
+        with _ENV_CALL_LOCK:
+            return self.env.reset(seed, task)
+
+    def step(self, action_text: str):
+        with _ENV_CALL_LOCK:
+            return self.env.step(action_text)
+
+    def admissible_actions(self):
+        with _ENV_CALL_LOCK:
+            return self.env.admissible_actions()
+
+    def close(self) -> None:
+        with _ENV_CALL_LOCK:
+            self.env.close()
+
+
+class EnvPool:
+    """Reusable in-process envs per ``(env_name, factory kwargs)`` (envs are costly to build).
+
+    ``acquire`` hands out an idle env or makes one (a :class:`SerializedEnv`: one env call at a
+    time in this process); ``release`` returns it, or closes it when the episode broke it.
     """
 
     def __init__(self) -> None:
@@ -289,9 +361,14 @@ class EnvPool:
             idle = self._idle.get(key)
             if idle:
                 return idle.pop()
-        return get_env_spec(env_name).make(**kwargs)
+        with _ENV_CALL_LOCK:
+            env = get_env_spec(env_name).make(**kwargs)
+        return SerializedEnv(env)
 
-    def release(self, env_name: str, kwargs: Mapping[str, Any], env: TextEnv) -> None:
+    def release(self, env_name: str, kwargs: Mapping[str, Any], env: TextEnv, *, broken: bool = False) -> None:
+        if broken:
+            self.discard(env)
+            return
         with self._lock:
             self._idle.setdefault(self._key(env_name, kwargs), []).append(env)
 
@@ -302,8 +379,82 @@ class EnvPool:
         except Exception as exc:  # closing a broken env must not mask the real error
             log.warning("closing env failed: %s", exc)
 
+    def close(self) -> None:
+        with self._lock:
+            envs = [e for idle in self._idle.values() for e in idle]
+            self._idle.clear()
+        for env in envs:
+            self.discard(env)
 
-_ENV_POOL = EnvPool()
+
+class ProcessEnvPool(EnvPool):
+    """Envs in worker processes (an :class:`~agent_system.environments.manager.EnvironmentManager`
+    per ``(env_name, factory kwargs)``, built on first use), handed out as thread-safe handles.
+
+    Envs of different processes run in parallel; ``acquire`` blocks while all
+    ``num_processes x envs_per_process`` envs of that kind are in use. A crashed worker process
+    is restarted by the manager (the episode on it fails); every episode starts with a reset,
+    so a handle goes back to the pool even after a failure.
+    """
+
+    def __init__(self, num_processes: int, envs_per_process: int, call_timeout_s: float = 300.0) -> None:
+        super().__init__()
+        self.num_processes = int(num_processes)
+        self.envs_per_process = int(envs_per_process)
+        self.call_timeout_s = float(call_timeout_s)
+        self._managers: dict[str, Any] = {}
+        self._free: dict[str, list[Any]] = {}
+        self._cond = threading.Condition()
+
+    def _manager(self, key: str, env_name: str, kwargs: Mapping[str, Any]) -> None:
+        from agent_system.environments.manager import EnvironmentManager
+
+        manager = EnvironmentManager(env_name, self.num_processes * self.envs_per_process, dict(kwargs),
+                                     num_workers=self.num_processes, timeout_s=self.call_timeout_s)
+        log.info("started %d %s env worker process(es) holding %d envs", manager.num_workers, env_name,
+                 manager.num_envs)
+        self._managers[key] = manager
+        self._free[key] = list(manager.handles)
+
+    def acquire(self, env_name: str, kwargs: Mapping[str, Any]) -> TextEnv:
+        key = self._key(env_name, kwargs)
+        with self._cond:
+            if key not in self._managers:
+                self._manager(key, env_name, kwargs)
+            while not self._free[key]:
+                self._cond.wait()
+            return self._free[key].pop()
+
+    def release(self, env_name: str, kwargs: Mapping[str, Any], env: TextEnv, *, broken: bool = False) -> None:
+        with self._cond:
+            self._free[self._key(env_name, kwargs)].append(env)
+            self._cond.notify()
+
+    def close(self) -> None:
+        with self._cond:
+            managers = list(self._managers.values())
+            self._managers.clear()
+            self._free.clear()
+        for manager in managers:
+            manager.close()
+
+
+_POOLS: dict[tuple, EnvPool] = {}
+_POOLS_LOCK = threading.Lock()
+
+
+def env_pool(workers: EnvWorkersConfig) -> EnvPool:
+    """This process's env pool for ``workers`` (in-process when ``num_processes`` is 0)."""
+    key = (workers.num_processes, workers.envs_per_process, workers.call_timeout_s)
+    with _POOLS_LOCK:
+        pool = _POOLS.get(key)
+        if pool is None:
+            pool = (ProcessEnvPool(workers.num_processes, workers.envs_per_process, workers.call_timeout_s)
+                    if workers.num_processes > 0 else EnvPool())
+            _POOLS[key] = pool
+        return pool
+
+
 _RETRIEVERS: dict[tuple, RetrieverCache] = {}
 _RETRIEVERS_LOCK = threading.Lock()
 
@@ -321,24 +472,28 @@ def build_skill_source(bank_json: str, version: int, settings: SkillsConfig, env
 SKILL_SOURCE_BUILDER: Callable[[str, int, SkillsConfig, str], SkillSource] = build_skill_source
 
 
-def connect_bank_service(settings: SkillsConfig) -> BankService:
-    """The shared bank: the named Ray actor when Ray runs, else an in-process store.
+def connect_bank_service(settings: SkillsConfig, initial: BankSnapshot | None = None) -> BankService:
+    """The shared bank: the actor named ``settings.bank_actor_name`` when Ray runs (the trainer
+    scopes that name to the run), else an in-process store.
 
     An existing actor is attached to without reading any file (worker nodes need not see the
-    bank file); the first connection creates it from ``skills_json_path`` (the trainer does
-    this in ``init``).
+    bank file); the first connection creates it from ``initial`` (a bank restored from a
+    checkpoint, with its saved version) or else from ``skills_json_path`` as version 0 (the
+    trainer does this in ``init``, before any agent-loop worker starts).
 
     Raises:
         ValueError: no ``skills_json_path``; OSError: the file cannot be read.
     """
     import os
 
-    if not settings.skills_json_path:
+    if not settings.skills_json_path and initial is None:
         raise ValueError("skills are on but env.skills_only_memory.skills_json_path is not set")
 
-    def read() -> str:
+    def first() -> BankSnapshot:
+        if initial is not None:
+            return initial
         with open(os.path.expanduser(settings.skills_json_path), encoding="utf-8") as fh:
-            return fh.read()
+            return BankSnapshot(version=0, bank_json=fh.read())
 
     try:
         import ray
@@ -348,8 +503,10 @@ def connect_bank_service(settings: SkillsConfig) -> BankService:
         try:
             return ray_bank_service(settings.bank_actor_name, create=False)
         except BankServiceError:
-            return ray_bank_service(settings.bank_actor_name, read())
-    return InProcessBankService(read())
+            snap = first()
+            return ray_bank_service(settings.bank_actor_name, snap.bank_json, initial_version=snap.version)
+    snap = first()
+    return InProcessBankService(snap.bank_json, initial_version=snap.version)
 
 
 def skill_cache(settings: SkillsConfig, env_name: str) -> RetrieverCache:
@@ -384,11 +541,21 @@ class EnvAgentLoop(_verl.AgentLoopBase):
             raise ValueError("the trainer config has no `env` section; compose configs/skillrl_trainer.yaml")
         self.settings = env_settings(OmegaConf.to_container(env_cfg, resolve=True))
         self.response_length = int(self.rollout_config.response_length)
+        self.prompt_length = int(self.rollout_config.prompt_length)
 
     def _decode(self, ids: list[int]) -> str:
         return self.tokenizer.decode(ids, skip_special_tokens=True)
 
+    async def _count_tokens(self, messages: list[dict[str, str]]) -> list[int]:
+        """The chat-templated prompt ids, uncut (verl's ``ct_build_initial_tokens`` cuts)."""
+        return await asyncio.to_thread(self.continuous_token_builder.build_initial_tokens, messages)
+
     async def run(self, sampling_params: dict[str, Any], **kwargs: Any) -> list[Any]:
+        """Play the row's game once and return one output per env step.
+
+        Raises:
+            EnvRolloutError: the env raised (see the class): verl records a failed session.
+        """
         task = row_task(kwargs, self.settings.env_name)
         spec = get_env_spec(task.env_name)
         make_kwargs = self.settings.factory_kwargs(task.split)
@@ -402,8 +569,11 @@ class EnvAgentLoop(_verl.AgentLoopBase):
             decode=self._decode,
             sampling_params=sampling_params,
             max_response_tokens=self.response_length,
+            count=self._count_tokens,
+            max_prompt_tokens=self.prompt_length,
         )
-        env = await asyncio.to_thread(_ENV_POOL.acquire, task.env_name, make_kwargs)
+        pool = env_pool(self.settings.workers)
+        env = await asyncio.to_thread(pool.acquire, task.env_name, make_kwargs)
         try:
             episode = await run_episode(
                 env,
@@ -413,13 +583,16 @@ class EnvAgentLoop(_verl.AgentLoopBase):
                 task=task.task,
                 skills=skills,
                 config=self.settings.episode,
+                prompt_fits=policy.fits,
             )
         except BaseException:
-            EnvPool.discard(env)
+            pool.release(task.env_name, make_kwargs, env, broken=True)
             raise
-        if episode.error is None:
-            _ENV_POOL.release(task.env_name, make_kwargs, env)
-        else:
-            EnvPool.discard(env)
+        pool.release(task.env_name, make_kwargs, env, broken=episode.error is not None)
+        if episode.error is not None:
+            raise EnvRolloutError(
+                f"{task.env_name} game {episode.game_id or task.task or task.seed!r} failed after "
+                f"{episode.num_turns} step(s): {episode.error}"
+            )
         pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
         return episode_outputs(episode, policy.turns, response_length=self.response_length, pad_token_id=pad)

@@ -89,6 +89,20 @@ def premature_purchase(seed: int = 0) -> Episode:
     ], seed=seed, game_id=f"shop-{seed}")
 
 
+TWO_RESULTS = ("Back to Search [SEP] Page 1 (Total results: 2) [SEP] Next > [SEP] B0XYZ98765 [SEP] Ceramic Coffee Mug "
+               "Set [SEP] $9.99 [SEP] B0ABC12345 [SEP] Large Red Cotton T-Shirt for Men [SEP] $12.00")
+MUG_PAGE = ("Back to Search [SEP] < Prev [SEP] Ceramic Coffee Mug Set [SEP] Price: $9.99 [SEP] Rating: N.A. "
+            "[SEP] Description [SEP] Features [SEP] Reviews [SEP] Buy Now")
+
+
+def webshop_wrong_product(seed: int = 0) -> Episode:
+    """Buys the first listed product although the second one is what the instruction asks for."""
+    return episode("webshop", "i need a large red cotton t-shirt under 20 dollars", "fashion", [
+        ("search[large red cotton t-shirt]", True, TWO_RESULTS), ("click[b0xyz98765]", True, MUG_PAGE),
+        ("click[buy now]", True, "Thank you for shopping with us! [SEP] Your score (min 0.0, max 1.0) [SEP] 0.1"),
+    ], seed=seed, game_id=f"shop-{seed}")
+
+
 def webshop_success(seed: int = 0) -> Episode:
     return episode("webshop", "i need a large red cotton t-shirt under 20 dollars", "fashion", [
         ("search[large red cotton t-shirt]", True, RESULTS), ("click[b0abc12345]", True, ITEM_PAGE),

@@ -29,6 +29,7 @@ def kinds(ep) -> list[str]:
     (E.invalid, ["invalid_action"]),
     (E.alfworld_loop, ["loop_two_locations"]),
     (E.wrong_object, ["wrong_object"]),
+    (E.webshop_wrong_product, ["wrong_object"]),
     (E.heat_skipped, ["skipped_appliance"]),
     (E.closed_container, ["closed_container_skipped"]),
     (E.premature_purchase, ["premature_purchase"]),

@@ -11,7 +11,14 @@ import distill_episodes as E
 import pytest
 from support.openai_server import Hang, Reply, Status
 
-from skillrl.distill import DistillingEvolutionHook, EvolutionSettings, LexicalSimilarity, LLMConfig, build_distiller
+from skillrl.distill import (
+    DistillingEvolutionHook,
+    EvolutionSettings,
+    LexicalSimilarity,
+    LLMConfig,
+    build_distiller,
+    dedup_similarity,
+)
 from skillrl.skills import SkillBank, read_history
 
 
@@ -199,11 +206,11 @@ def test_hook_returns_within_its_timeout_and_changes_nothing(fake_openai, tmp_pa
 
 
 def test_settings_validation():
-    with pytest.raises(ValueError, match="evolution_source must be one of train, validation"):
+    with pytest.raises(ValueError, match=r"evolution_source: 'test' \(allowed: one of train, validation\)"):
         EvolutionSettings(evolution_source="test")
     with pytest.raises(ValueError, match="dedup_threshold"):
         EvolutionSettings(dedup_threshold=1.5)
-    assert isinstance(EvolutionSettings(dedup_model=None).similarity(), LexicalSimilarity)
+    assert isinstance(dedup_similarity(EvolutionSettings(dedup_model=None)), LexicalSimilarity)
 
 
 ORIGINAL_BANK = "/work/shared/fixtures/original_skillrl/memory_data/alfworld/claude_style_skills.json"

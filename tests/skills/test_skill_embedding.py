@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -70,7 +72,8 @@ def test_group_of_identical_tasks_encodes_once(counting: CountingEncoder) -> Non
     assert len(set(results)) == 1
     res = results[0]
     assert res.task_type == "heat"
-    assert len(res.general) + len(res.task_specific) == 6 and len(res.mistakes) == 5
+    # top_k general skills, task_specific_top_k (None: top_k) task-specific ones, mistakes separate
+    assert len(res.general) == 6 and len(res.task_specific) == 6 and len(res.mistakes) == 5
     assert any(s.startswith("heat_") for s in res.task_specific[:3])
 
 
@@ -140,7 +143,8 @@ def test_cross_category_ranking_and_caps(counting: CountingEncoder) -> None:
     r = _retriever(counting, top_k=8, task_specific_top_k=2, mistakes_k=3)
     res = r.retrieve("Your task is to: examine the book with the desklamp.")
     assert res.task_type == "look_at_obj_in_light"
-    assert len(res.task_specific) == 2 and len(res.general) == 6 and len(res.mistakes) == 3
+    n_general = len(SkillBank.load(SEED_BANKS["alfworld"]).general_skills)
+    assert len(res.task_specific) == 2 and len(res.general) == min(8, n_general) and len(res.mistakes) == 3
     assert all(s.startswith("light_") for s in res.task_specific)
     assert "### Task-specific skills (most relevant)" in res.text
 
@@ -161,7 +165,10 @@ def test_embedding_budget_and_determinism(counting: CountingEncoder, minilm: Mem
     assert again == full
 
 
-def test_default_encoder_loads_lazily_from_a_path() -> None:
+def test_default_encoder_loads_lazily_from_a_path(monkeypatch) -> None:
+    from skillrl.skills import retrieval
+
+    monkeypatch.setattr(retrieval, "_SHARED_ENCODERS", {})  # a fresh process's state
     bank = SkillBank.from_dict({
         "general_skills": [skill("gen_001", "Short queries", "Query with the entity and the relation.")],
         "task_specific_skills": {
@@ -175,4 +182,53 @@ def test_default_encoder_loads_lazily_from_a_path() -> None:
     res = r.retrieve("Who is older, Annie Morton or Terry Richardson?", "hotpotqa")
     assert res.task_type == "comparison"
     assert r.encoder.calls == 2  # type: ignore[attr-defined]  # skills + query
-    assert res.task_specific == ("cmp_001",) and res.general == ()
+    assert res.task_specific == ("cmp_001",) and res.general == ("gen_001",)
+
+
+ORIGINAL_BANK = Path("/work/shared/fixtures/original_skillrl/memory_data/alfworld/claude_style_skills.json")
+GOALS = [
+    "put a hot apple in fridge.", "heat some egg and put it in garbagecan.", "put a cool tomato in microwave.",
+    "cool some pan and put it in diningtable.", "put a clean plate in countertop.", "clean some cloth and put it in drawer.",
+    "look at cd under the desklamp.", "examine the book with the desklamp.", "put two cellphone in bed.",
+    "find two book and put them in desk.", "put some pencil on dresser.", "put a book in sofa.",
+    "put some spraybottle on toilet.", "put a mug in coffeemachine.", "put a clean soapbar in toilet.",
+    "put a hot potato in fridge.",
+]
+
+
+def original_embedding_selection(bank: dict, task: str, top_k: int, task_specific_top_k: int | None, encoder) -> tuple:
+    """The original SkillRL's documented embedding mode, restated: the ``top_k`` general skills
+    most similar to the task, the ``task_specific_top_k`` (None: ``top_k``) most similar
+    task-specific skills searched across every category, and the first five mistakes; skills
+    embedded as their non-empty ``title``, ``principle``, ``when_to_apply`` joined by ``". "``."""
+
+    def text(s: dict) -> str:
+        return ". ".join(v.strip() for v in (s.get("title", ""), s.get("principle", ""), s.get("when_to_apply", "")) if v.strip())
+
+    general = bank.get("general_skills", [])
+    specific = [s for skills in bank.get("task_specific_skills", {}).values() for s in skills]
+    q = encoder.encode([task], is_query=True)[0]
+    g_sims = encoder.encode([text(s) for s in general], is_query=False) @ q
+    t_sims = encoder.encode([text(s) for s in specific], is_query=False) @ q
+    k_ts = top_k if task_specific_top_k is None else task_specific_top_k
+    return (tuple(general[i]["skill_id"] for i in np.argsort(-g_sims, kind="stable")[:top_k]),
+            tuple(specific[i]["skill_id"] for i in np.argsort(-t_sims, kind="stable")[:k_ts]),
+            tuple(m["mistake_id"] for m in bank.get("common_mistakes", [])[:5]))
+
+
+@pytest.mark.skipif(not ORIGINAL_BANK.is_file(), reason="original SkillRL fixtures not present")
+@pytest.mark.parametrize(("top_k", "task_specific_top_k"), [(6, 5), (3, None)])
+def test_embedding_mode_matches_the_original_on_its_bank(minilm: MemoEncoder, top_k: int,
+                                                         task_specific_top_k: int | None) -> None:
+    """Same seed-format bank, same model: the same general, task-specific and mistake picks
+    (the original's run scripts use top_k=6 task_specific_top_k=5: 6 + 5 skills, not 6)."""
+    raw = json.loads(ORIGINAL_BANK.read_text())
+    r = build_retriever(SkillBank.from_dict(raw), taxonomy=taxonomy("alfworld"), mode="embedding", encoder=minilm,
+                        top_k=top_k, task_specific_top_k=task_specific_top_k)
+    tasks = [f"Your task is to: {g}" for g in GOALS]
+    for task, res in zip(tasks, r.retrieve_batch(tasks)):
+        general, specific, mistakes = original_embedding_selection(raw, task, top_k, task_specific_top_k, minilm)
+        assert res.general == general, task
+        assert tuple(sorted(res.task_specific)) == tuple(sorted(specific)), task
+        assert res.task_specific == specific, task
+        assert res.mistakes == mistakes

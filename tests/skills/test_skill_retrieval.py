@@ -72,8 +72,8 @@ def test_without_taxonomy_the_hint_names_a_bank_category(bank: SkillBank) -> Non
 
 
 def test_registry_and_bad_settings(bank: SkillBank) -> None:
-    assert set(RETRIEVERS.names()) == {"embedding", "template"}
-    with pytest.raises(RegistryError, match="known: embedding, template"):
+    assert set(RETRIEVERS.names()) == {"embedding", "embedding_merged", "template"}
+    with pytest.raises(RegistryError, match="known: embedding, embedding_merged, template"):
         build_retriever(bank, taxonomy=taxonomy("alfworld"), mode="bm25")
     with pytest.raises(ValueError, match="top_k"):
         build_retriever(bank, taxonomy=taxonomy("alfworld"), top_k=-1)

@@ -10,12 +10,12 @@ import inspect
 import pytest
 
 from skillrl.agent.loop import EpisodeConfig
-from skillrl.skills.config import SkillsConfig
+from skillrl.skills.config import EvolutionSettings, LLMConfig, SkillsConfig
 from skillrl.trainer.config import EnvConfig, RolloutConfig, UnknownKeyError, compose, load_config
 from skillrl.trainer.local.config import LocalTrainConfig
 from skillrl.utils.config import ConfigError
 
-CONFIG_CLASSES = [SkillsConfig, EpisodeConfig, RolloutConfig, EnvConfig, LocalTrainConfig]
+CONFIG_CLASSES = [LLMConfig, EvolutionSettings, SkillsConfig, EpisodeConfig, RolloutConfig, EnvConfig, LocalTrainConfig]
 
 
 @pytest.mark.parametrize("cls", CONFIG_CLASSES, ids=lambda c: c.__name__)
@@ -74,3 +74,29 @@ def test_direct_construction_checks_too():
         SkillsConfig(evolution_hook="nocolon")
     with pytest.raises(ConfigError, match="update_threshold: nan"):
         SkillsConfig(update_threshold=float("nan"))
+
+
+def test_evolution_settings_sit_beside_the_original_flags():
+    """``distiller``, ``llm.*``, ``evolution_source``, ... are ``env.skills_only_memory.*`` keys in
+    Hydra, the local trainer and the verl agent loop, defined once (EvolutionSettings)."""
+    from skillrl.trainer.verl_agent_loop import env_settings
+
+    assert issubclass(SkillsConfig, EvolutionSettings)
+    evo = {f.name for f in dataclasses.fields(EvolutionSettings)}
+    assert {"distiller", "llm", "evolution_source", "dedup_threshold", "max_skills_per_category",
+            "retire_min_episodes", "retire_margin", "retire_max_per_cycle", "timeout_s"} <= evo
+    overrides = ["env.skills_only_memory.enable_dynamic_update=true", "env.skills_only_memory.distiller=openai",
+                 "env.skills_only_memory.llm.model=my-model", "env.skills_only_memory.evolution_source=validation",
+                 "env.skills_only_memory.retire_margin=0.3"]
+    local = load_config(LocalTrainConfig, compose("local_quickstart", overrides)).env.skills_only_memory
+    verl_env = compose("skillrl_trainer", ["env=toy", *overrides]).env
+    from omegaconf import OmegaConf
+
+    remote = env_settings(OmegaConf.to_container(verl_env, resolve=True)).skills_only_memory
+    for s in (local, remote):
+        assert (s.enable_dynamic_update, s.distiller, s.llm.model, s.evolution_source, s.retire_margin) == (
+            True, "openai", "my-model", "validation", 0.3)
+    with pytest.raises(ConfigError, match=r"env\.skills_only_memory\.llm\.timeout_s: 0"):
+        load_config(EnvConfig, {"env_name": "toy", "skills_only_memory": {"llm": {"timeout_s": 0}}}, key="env")
+    with pytest.raises(ConfigError, match=r"env\.skills_only_memory\.evolution_source: 'test'"):
+        load_config(EnvConfig, {"env_name": "toy", "skills_only_memory": {"evolution_source": "test"}}, key="env")

@@ -19,6 +19,10 @@ from skillrl.trainer import verl_agent_loop as val  # noqa: E402
 
 from verl_helpers import compose, toy_tokenizer  # noqa: E402
 
+from pathlib import Path  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+
 TASK_RE = re.compile(r"task is to ?: take the (\w+) from the (\w+)")
 
 
@@ -150,6 +154,8 @@ def test_v1_postprocess_and_grpo_advantages(rollouts, monkeypatch):
     # what ``PPOTrainer._compute_advantage`` reads back from TransferQueue
     tds = [td.select("prompts", "responses", "response_mask", "rm_scores") for td in captured["fields"]]
     rows = [tds[s][i] for s in range(4) for i in range(2)]
+    # the group ids, as verl's _compute_advantage reads them: the uid field of every stored output
+    uids = [uid for td in captured["fields"] for uid in list(td["uid"])]
     width = max(r["responses"].shape[0] for r in rows)
 
     def pad(t, value=0):
@@ -164,7 +170,8 @@ def test_v1_postprocess_and_grpo_advantages(rollouts, monkeypatch):
     )
     data = _verl.DataProto(batch=batch)
     data.batch["token_level_rewards"] = data.batch["rm_scores"]
-    data.non_tensor_batch["uid"] = np.array(["row0"] * len(rows), dtype=object)
+    data.non_tensor_batch["uid"] = np.array(uids, dtype=object)
+    assert len(uids) == len(rows) and set(uids) == {ROW["uid"]}
     # verl put the episode score on the last response token of every step
     assert torch.allclose(data.batch["rm_scores"].sum(-1), torch.tensor([1.0, 1, 0, 0, 1, 1, 0, 0]))
 
@@ -266,3 +273,220 @@ def test_doctests():
     for mod in (val, verl_trainer, config):
         result = doctest.testmod(mod)
         assert result.attempted > 0 and result.failed == 0
+
+
+# --- env failures, the prompt budget, env worker processes -------------------------------------
+
+
+class _FlakyPool:
+    """An env pool whose ``fail_at``-th env raises on its first step (an infrastructure failure)."""
+
+    def __init__(self, fail_at):
+        self.acquired = 0
+        self.fail_at = fail_at
+        self.broken = []
+
+    def acquire(self, env_name, kwargs):
+        from agent_system.environments import get_env_spec
+
+        env = get_env_spec(env_name).make(**kwargs)
+        self.acquired += 1
+        if self.acquired == self.fail_at:
+            def boom(text):
+                raise ConnectionError("simulator lost")
+            env.step = boom
+        return env
+
+    def release(self, env_name, kwargs, env, *, broken=False):
+        self.broken.append(broken)
+
+
+def test_an_env_error_is_a_failed_session_for_verl(monkeypatch):
+    """verl's own ``_run_prompt`` (TransferQueue puts captured): the session whose env raised puts
+    no output and the group ends with status ``failure``; the other sessions are stored."""
+    import verl.trainer.ppo.v1.agent_loop_tq as tqmod
+
+    tok = toy_tokenizer()
+    cfg = compose("skillrl_trainer", ["env=toy", "env.max_steps=2", "env.rollout.n=4"])
+    pool = _FlakyPool(fail_at=2)
+    monkeypatch.setattr(val, "env_pool", lambda workers: pool)
+    statuses, keys = [], []
+
+    async def fake_put(key, partition_id, tag=None, **kw):
+        statuses.append(tag["status"])
+
+    async def fake_batch_put(keys=None, fields=None, tags=None, partition_id=None, **kw):
+        keys_.extend(keys)
+
+    keys_ = keys
+    monkeypatch.setattr(tqmod.tq, "async_kv_put", fake_put)
+    monkeypatch.setattr(tqmod.tq, "async_kv_batch_put", fake_batch_put)
+    monkeypatch.setitem(_verl.agent_loop_registry, val.AGENT_LOOP_NAME, {"_target_": val.AGENT_LOOP_TARGET})
+    worker = object.__new__(tqmod.AgentLoopWorkerTQ.__ray_actor_class__)
+    worker.config = cfg
+    worker.llm_client = StandInServer(tok)
+    worker.tokenizer = tok
+    worker.processor = None
+    worker.hf_model_type = None
+    worker.dataset_cls = _verl.RLHFDataset
+    worker.tools = []
+    worker.reward_loop_worker_handles = None
+    worker.distillation_enabled = False
+    worker.mm_processor_kwargs = {}
+    run_prompt = tqmod.AgentLoopWorkerTQ.__ray_actor_class__._run_prompt
+    trajectory = {"step": 3, "sample_index": 0, "rollout_n": 0, "validate": False}
+    prompt = {**ROW, "agent_name": val.AGENT_LOOP_NAME}
+    async def one():
+        return await make_loop(cfg, tok, worker.llm_client).run({}, **{**ROW, "session_id": 0})
+
+    pool.acquired = 1  # this session gets the failing env
+    with pytest.raises(val.EnvRolloutError, match="simulator lost"):
+        asyncio.run(one())
+    pool.acquired = 0
+    asyncio.run(run_prompt(worker, dict(prompt), {"temperature": 1.0}, trajectory))
+    assert statuses == ["running", "failure"]
+    sessions = {k.rsplit("_", 2)[1] for k in keys}
+    assert len(sessions) == 3 and len(keys) == 3 * 2, "the failed session stores nothing"
+    assert pool.broken.count(True) == 2
+
+
+def _play(cfg, tok, server):
+    async def one():
+        return await make_loop(cfg, tok, server).run({}, **ROW, session_id=0)
+
+    return asyncio.run(one())
+
+
+class Babbling(StandInServer):
+    """Every episode answers without an action (its replies enter the history)."""
+
+    async def generate(self, request_id, *, prompt_ids, sampling_params, **kwargs):
+        self.calls.append({"request_id": request_id, "prompt_ids": list(prompt_ids)})
+        ids = self.tok.encode("i do not know", add_special_tokens=False) + [self.tok.eos_token_id]
+        return _verl.TokenOutput(token_ids=ids, log_probs=[-0.5] * len(ids), num_preempted=0)
+
+
+def test_over_long_prompts_lose_history_turns_not_their_start():
+    tok = toy_tokenizer()
+    base = ["env=toy", "env.max_steps=2", "env.history_length=2"]
+    full = _play(compose("skillrl_trainer", base), tok, Babbling(tok))
+    bare = _play(compose("skillrl_trainer", ["env=toy", "env.max_steps=2", "env.history_length=0"]), tok, Babbling(tok))
+    lengths, bare_lengths = [len(o.prompt_ids) for o in full], [len(o.prompt_ids) for o in bare]
+    assert lengths[1] > bare_lengths[1], "the second turn shows the first one as history"
+    # a budget the first turn fits but the second only without its history
+    budget = max(lengths[0], bare_lengths[1])
+    assert lengths[1] > budget
+    cut = _play(compose("skillrl_trainer", [*base, f"data.max_prompt_length={budget}"]), tok, Babbling(tok))
+    info = cut[-1].extra_fields["reward_extra_info"]
+    assert (info["history_cuts"], info["prompt_overflows"]) == (1, 0)
+    assert all(len(o.prompt_ids) <= budget for o in cut)
+    assert cut[1].prompt_ids == bare[1].prompt_ids, "the turn lost its history, nothing else"
+    assert tok.decode(cut[1].prompt_ids).startswith("user : Your task is to")
+    # a budget no prompt fits: counted as an overflow (verl's encoder cuts it)
+    tiny = _play(compose("skillrl_trainer", [*base, "data.max_prompt_length=6"]), tok, Babbling(tok))
+    info = tiny[-1].extra_fields["reward_extra_info"]
+    assert info["prompt_overflows"] == len(tiny) and all(len(o.prompt_ids) == 6 for o in tiny)
+
+
+def test_a_reply_without_an_action_enters_the_history_capped():
+    from skillrl.agent.loop import EpisodeConfig, run_episode
+    from agent_system.environments import get_env_spec
+    from skillrl.agent.episode import Generation
+
+    class Babbler:
+        def __init__(self):
+            self.prompts = []
+
+        async def generate(self, prompt):
+            self.prompts.append(prompt)
+            return Generation(text="x" * 5000)
+
+    spec = get_env_spec("toy")
+    policy = Babbler()
+    asyncio.run(run_episode(spec.make(), spec, policy, seed=1, config=EpisodeConfig(max_steps=2, max_history_reply_chars=40)))
+    assert "x" * 40 in policy.prompts[1] and "x" * 41 not in policy.prompts[1]
+
+
+def test_envs_in_worker_processes_play_the_same_games(monkeypatch):
+    import os
+
+    tok = toy_tokenizer()
+    monkeypatch.setattr(val, "_POOLS", {})
+    cfg = compose("skillrl_trainer", ["env=toy", "env.max_steps=2", "env.workers.num_processes=1",
+                                      "env.workers.envs_per_process=2"])
+    server = StandInServer(tok)
+
+    async def play():
+        return await asyncio.gather(*[make_loop(cfg, tok, server).run({}, **ROW, session_id=s) for s in range(4)])
+
+    try:
+        sessions = asyncio.run(play())
+        pool = val.env_pool(val.env_settings(dict(cfg.env)).workers)
+        assert isinstance(pool, val.ProcessEnvPool)
+        (manager,) = pool._managers.values()
+        assert manager.num_envs == 2 and manager.worker_pid(0) != os.getpid()
+    finally:
+        for p in val._POOLS.values():
+            p.close()
+    infos = [s[-1].extra_fields["reward_extra_info"] for s in sessions]
+    assert sorted(i["won"] for i in infos) == [0.0, 0.0, 1.0, 1.0]
+    assert len({i["game_id"] for i in infos}) == 1
+
+
+def test_the_agent_loop_yaml_registers_the_loop_without_the_plugin(tmp_path):
+    """verl's own path (rollout.agent.agent_loop_config_path), in a process where the
+    verl.plugins entry point is switched off."""
+    import os
+    import subprocess
+    import sys
+
+    cfg = compose("skillrl_trainer")
+    path = cfg.actor_rollout_ref.rollout.agent.agent_loop_config_path
+    script = f"""
+import sys
+from omegaconf import OmegaConf
+import verl
+from verl.experimental.agent_loop.agent_loop import _agent_loop_registry
+from verl.utils.import_utils import resolve_config_path
+assert "skillrl.trainer.plugin" not in sys.modules and "skillrl_env_agent" not in _agent_loop_registry
+for entry in OmegaConf.load(resolve_config_path({path!r})):   # AgentLoopWorker.__init__ does this
+    _agent_loop_registry[entry.name] = entry
+import hydra
+cls = hydra.utils.get_class(_agent_loop_registry["skillrl_env_agent"]["_target_"])
+print(cls.__module__, cls.__name__)
+"""
+    env = {**os.environ, "VERL_USE_EXTERNAL_PLUGINS": "none"}
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.split()[-2:] == ["skillrl.trainer.verl_agent_loop", "EnvAgentLoop"]
+
+
+def test_in_process_envs_take_turns():
+    """Two ALFWorld resets in two threads break TextWorld's shared PDDL parser; the in-process
+    pool's envs take one call at a time."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from skillrl.utils.paths import DataNotFoundError, resolve_data_dir
+
+    try:
+        data = str(resolve_data_dir("alfworld", str(ROOT.parent / "shared" / "data" / "alfworld")
+                                    if (ROOT.parent / "shared" / "data" / "alfworld").is_dir() else None))
+    except DataNotFoundError:
+        pytest.skip("no ALFWorld data")
+    pool = val.EnvPool()
+    kwargs = {"data_dir": data, "split": "valid_seen", "require_think": False}
+    envs = [pool.acquire("alfworld", kwargs) for _ in range(2)]
+    assert all(isinstance(e, val.SerializedEnv) for e in envs)
+
+    def play(i):
+        obs, info = envs[i].reset(200 + i)
+        envs[i].step("<action> look </action>")
+        return info["game_id"]
+
+    try:
+        with ThreadPoolExecutor(2) as ex:
+            games = list(ex.map(play, range(2)))
+    finally:
+        for e in envs:
+            pool.release("alfworld", kwargs, e, broken=True)
+    assert len(set(games)) == 2

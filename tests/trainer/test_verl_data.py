@@ -52,3 +52,31 @@ def test_rows_survive_verl_dataset(tmp_path):
     assert item["agent_name"] == "skillrl_env_agent"
     task = row_task(item, "unused")
     assert (task.env_name, task.seed, task.split, task.task) == ("toy", 3, "train", None)
+
+
+@pytest.mark.parametrize("rows, overrides, steps", [
+    (40, [], 10),                                              # one epoch: rows // train_batch_size
+    (40, ["trainer.total_epochs=3"], 30),
+    (42, ["trainer.total_epochs=3", "trainer.total_training_steps=12"], 12),
+])
+def test_verl_counts_the_steps_the_plan_says(tmp_path, monkeypatch, rows, overrides, steps):
+    """verl's own ``PPOTrainer._init_dataloader`` on a prepared parquet file (CPU) gives the step
+    count :func:`skillrl.trainer.launch.launch_plan` prints in the dry run."""
+    pytest.importorskip("verl")
+    from skillrl.trainer import verl_trainer as vt
+    from skillrl.trainer.launch import launch_plan
+    from verl_helpers import compose, toy_tokenizer
+
+    prep = _prepare()
+    prep.main(["--env", "toy", "--out", str(tmp_path), "--train_size", str(rows), "--val_size", "2"])
+    cfg = compose("skillrl_trainer", ["env=toy", "data.train_batch_size=4", "actor_rollout_ref.actor.ppo_mini_batch_size=2",
+                                      f"data.train_files={tmp_path}/train.parquet", f"data.val_files={tmp_path}/test.parquet",
+                                      "data.dataloader_num_workers=0",
+                                      "data.max_prompt_length=64", *overrides])
+    plan = launch_plan(cfg)
+    assert plan.steps.train_rows == rows and plan.rows_source.endswith("train.parquet")
+    trainer = vt.SkillRLTrainer(cfg)
+    trainer.tokenizer, trainer.processor = toy_tokenizer(), None
+    trainer._init_dataloader()
+    assert trainer.total_training_steps == plan.steps.total_steps == steps
+    assert trainer.steps_per_epoch == plan.steps.steps_per_epoch

@@ -11,8 +11,12 @@ CHAT_TEMPLATE = (
 
 
 def compose(name: str, overrides: list[str] | None = None):
-    """Compose ``configs/<name>.yaml`` (verl's configs on the search path, the schemas registered)."""
-    return _compose(name, list(overrides or []))
+    """Compose ``configs/<name>.yaml`` (verl's configs on the search path, the schemas registered);
+    envs in-process (``env.workers.num_processes=0``) unless the overrides say otherwise."""
+    overrides = list(overrides or [])
+    if not any(o.startswith("env.workers.num_processes=") for o in overrides):
+        overrides.append("env.workers.num_processes=0")
+    return _compose(name, overrides)
 
 
 def toy_tokenizer(extra_texts: list[str] | None = None):

@@ -28,7 +28,7 @@ import torch
 
 from agent_system.environments.base import EnvSpec, get_env_spec
 from skillrl.agent.episode import Episode
-from skillrl.trainer.evolution import EvolutionHook, LoggingEvolutionHook, ValidationReport
+from skillrl.trainer.evolution import Evolution, EvolutionHook, build_evolution
 from skillrl.trainer.local import checkpoint as ckpt
 from skillrl.trainer.local import sft
 from skillrl.trainer.local.batch import episode_advantages, episodes_to_batch
@@ -111,28 +111,6 @@ class Validation:
 
 class EpisodesFailedError(RuntimeError):
     """Every episode of a round failed in the environment (nothing was learnt or measured)."""
-
-
-class _HookEvolution:
-    """The evolution component the recipe calls: usage counters after every training round, the
-    hook after every validation (returns the new bank version when the hook changed the bank)."""
-
-    def __init__(self, hook: EvolutionHook, bank: Any) -> None:
-        self.hook, self.bank = hook, bank
-
-    def observe(self, episodes: list[Episode], *, step: int) -> None:
-        if self.bank is not None:
-            for ep in episodes:
-                if ep.error is None:
-                    self.bank.record_usage(ep.skill_ids, ep.won)
-
-    def after_validation(self, step: int, episodes: list[Episode]) -> int | None:
-        by_type = success_by_task_type(ep.summary() for ep in episodes)
-        failures: dict[str, list[dict[str, Any]]] = {}
-        for ep in episodes:
-            if not ep.won:
-                failures.setdefault(ep.task_type or "unknown", []).append({**ep.summary(), "transcript": ep.transcript()})
-        return self.hook.on_validation(ValidationReport(step=step, success_by_type=by_type, failures_by_type=failures))
 
 
 class LocalRecipe:
@@ -245,9 +223,16 @@ class LocalRecipe:
             return False
         return bool(admissible) and needs_think(self.spec, admissible[0], admissible)
 
-    def _build_evolution(self) -> _HookEvolution:
-        """The evolution component (usage counters; the hook after each validation)."""
-        return _HookEvolution(self.evolution_hook or LoggingEvolutionHook(), self.skills.bank)
+    def _build_evolution(self) -> Evolution:
+        """The evolution component (:func:`skillrl.trainer.evolution.build_evolution`): usage
+        counters after every training round, one cycle after each validation. With
+        ``enable_dynamic_update`` the bank that evolves is ``OUTPUT_DIR/skill_bank.json`` (where a
+        resumed run's bank is restored too); a hook given to the recipe replaces the built one."""
+        env = self.config.env
+        if self.evolution_hook is not None:
+            return Evolution(self.evolution_hook, self.skills.bank)
+        return build_evolution(env.skills, bank=self.skills.bank, env_name=env.env_name, taxonomy=self.spec.taxonomy,
+                               work_dir=self.out_dir)
 
     # ================================================================ cold start
     def _cold_start_data(self) -> tuple[list[Any], list[Any]] | None:
