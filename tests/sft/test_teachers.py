@@ -114,6 +114,27 @@ def test_webshop_oracle_targets(tmp_path):
     assert any("<think>buy it</think><action>click[buy now]</action>" == ex.target for ex in got.examples)
 
 
+def test_alfworld_expert_targets():
+    from skillrl.utils.paths import DataNotFoundError, resolve_data_dir
+
+    try:
+        resolve_data_dir("alfworld")
+    except DataNotFoundError:
+        pytest.skip("no ALFWorld data")
+    spec = get_env_spec("alfworld")
+    bank = SkillBank.load(BANK)
+    got = collect(spec, build_teacher("expert", spec, TeacherOptions(rationale="full")),
+                  make_env=lambda: spec.make(split="valid_seen"), seeds=range(2), episode=EpisodeConfig(max_steps=40),
+                  skills=build_retriever(bank, taxonomy=spec.taxonomy), bank=bank)
+    assert len(got.episodes) == 2 and all(ep.won for ep in got.episodes)
+    for ex in got.examples:
+        parsed = spec.project_action(ex.target, ex.admissible)
+        assert parsed.valid and parsed.action == ex.action
+        think = re.fullmatch(r"<think>(.+)</think><action>(.+)</action>", ex.target, re.S)
+        assert think and think.group(1).startswith("Task: ") and " Sub-goal: " in think.group(1)
+        assert "## Skills from past experience" in ex.prompt
+
+
 def test_search_oracle_targets():
     from skillrl.utils.paths import DataNotFoundError, resolve_data_dir
 
