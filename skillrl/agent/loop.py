@@ -16,6 +16,7 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from agent_system.environments.base import EnvSpec, PromptContext, TextEnv
 from skillrl.agent.episode import Episode, Generation, Step
+from skillrl.agent.style import NativeStyle, PromptStyle
 from skillrl.utils.config import check_int
 
 log = logging.getLogger(__name__)
@@ -97,6 +98,7 @@ async def run_episode(
     task: str | None = None,
     skills: SkillSource | None = None,
     config: EpisodeConfig = EpisodeConfig(),
+    style: PromptStyle | None = None,
 ) -> Episode:
     """Play one episode of ``env`` with ``policy``.
 
@@ -108,7 +110,11 @@ async def run_episode(
     the episode is returned with ``error`` set and the steps and reward earned so far (none when
     ``reset`` failed), so one broken game never sinks a batch. Exceptions of the policy or of
     the skill source do propagate.
+
+    ``style`` (:mod:`skillrl.agent.style`; default: the env's native prompts) builds the prompts,
+    names the task they show (and skills are retrieved for) and decides what the history keeps.
     """
+    style = style if style is not None else NativeStyle(spec)
     episode = Episode(env_name=spec.name, game_id="", task=task or "", task_type="", seed=seed)
     done = False
     try:
@@ -116,9 +122,10 @@ async def run_episode(
         episode.game_id = str(info.get("game_id", ""))
         episode.task = str(info.get("task", ""))
         episode.task_type = str(info.get("task_type", ""))
+        prompt_task = style.prompt_task(obs, episode.task)
         skill_block = ""
         if skills is not None:
-            retrieved = await asyncio.to_thread(skills.retrieve, episode.task, episode.task_type or None)
+            retrieved = await asyncio.to_thread(skills.retrieve, prompt_task, episode.task_type or None)
             skill_block = retrieved.text
             episode.skill_ids = tuple(retrieved.skill_ids)
             episode.bank_version = skills.bank_version
@@ -126,7 +133,7 @@ async def run_episode(
         admissible: Sequence[str] | None = await _env_call("admissible_actions", env.admissible_actions)
         for turn in range(config.max_steps):
             ctx = PromptContext(
-                task=episode.task,
+                task=prompt_task,
                 observation=obs,
                 history=tuple(history),
                 admissible_actions=tuple(admissible) if admissible is not None else None,
@@ -134,7 +141,7 @@ async def run_episode(
                 turn=turn,
                 history_length=config.history_length,
             )
-            prompt = spec.build_prompt(ctx)
+            prompt = style.build_prompt(ctx)
             generation = await policy.generate(prompt)
             next_obs, reward, done, info = await _env_call("step", env.step, generation.text)
             action = str(info.get("action", ""))
@@ -152,7 +159,7 @@ async def run_episode(
             )
             episode.reward += float(reward)
             episode.won = bool(info.get("won", False))
-            history.append((obs, action or generation.text))
+            history.append((obs, style.history_action(action, generation.text)))
             obs = next_obs
             if done:
                 break
