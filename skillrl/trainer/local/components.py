@@ -55,18 +55,20 @@ class SkillsSetup:
     source_path: str | None = None
 
 
-def build_skills(env_name: str, *, skills_json_path: str | None, retriever_kwargs: Mapping[str, Any]) -> SkillsSetup:
-    """Load the SkillBank and build a retriever (``skillrl.skills.build_retriever`` with
-    ``retriever_kwargs``) routing tasks with the env's taxonomy (``EnvSpec.taxonomy``);
-    ``None`` path -> skills off."""
+def build_skills(env_name: str, *, skills_json_path: str | None, retriever_kwargs: Mapping[str, Any],
+                 style: Any = None) -> SkillsSetup:
+    """Load the SkillBank and build the prompt style's skill source over it (native, the default:
+    ``skillrl.skills.build_retriever`` with ``retriever_kwargs``, routing tasks with the env's
+    taxonomy; original: the original's keyword routing and skill block); ``None`` path -> skills off."""
     if not skills_json_path:
         return SkillsSetup()
     from agent_system.environments import get_env_spec
+    from skillrl.agent.style import build_prompt_style
     from skillrl.skills.bank import SkillBank
-    from skillrl.skills.retrieval import build_retriever
 
     bank = SkillBank.load(skills_json_path)
-    retriever = build_retriever(bank, taxonomy=get_env_spec(env_name).taxonomy, **retriever_kwargs)
+    style = style if style is not None else build_prompt_style(get_env_spec(env_name))
+    retriever = style.skill_source(bank, retriever_kwargs)
     return SkillsSetup(bank=bank, retriever=retriever, source_path=str(skills_json_path))
 
 
@@ -131,10 +133,11 @@ def load_tokenizer(model_path: str) -> Any:
 
 
 def sample_examples(env: TextEnv, spec: EnvSpec, *, episodes: int, max_steps: int, history_length: int,
-                    seed: int, skill_block: Callable[[str, str], str] | None) -> list[FormatExample]:
-    """Random-admissible-action examples (for the warm-up and the tiny vocabulary)."""
+                    seed: int, skill_block: Callable[[str, str], str] | None, style: Any = None) -> list[FormatExample]:
+    """Random-admissible-action examples (for the warm-up and the tiny vocabulary), with prompts
+    in the prompt ``style`` (default: native)."""
     return sample_format_examples(env, spec, episodes=episodes, max_steps=max_steps, history_length=history_length,
-                                  rng=random.Random(seed + 7919), skill_block=skill_block)
+                                  rng=random.Random(seed + 7919), skill_block=skill_block, style=style)
 
 
 def vocab_corpus(examples: Sequence[FormatExample], extra: Sequence[str] = ()) -> list[str]:
@@ -232,14 +235,16 @@ def batch_logprobs(model: torch.nn.Module, batch: TurnBatch, *, temperature: flo
 # --------------------------------------------------------------------------------------------
 # metrics
 
-def rollout_metrics(episodes: Sequence[Episode], prefix: str = "train") -> dict[str, float]:
-    """Mean reward/success/turns/valid-action rate/response length of a batch of episodes."""
+def rollout_metrics(episodes: Sequence[Episode], prefix: str = "train", scoring: Any = None) -> dict[str, float]:
+    """Mean reward/success/turns/valid-action rate/response length of a batch of episodes (and
+    the mean score, ``<prefix>/score_mean``, when an ``EpisodeScoring`` is given)."""
     if not episodes:
         return {f"{prefix}/num_episodes": 0.0}
     steps = [s for ep in episodes for s in ep.steps]
     return {
         f"{prefix}/num_episodes": float(len(episodes)),
         f"{prefix}/reward_mean": sum(ep.reward for ep in episodes) / len(episodes),
+        **({f"{prefix}/score_mean": sum(scoring.score(ep) for ep in episodes) / len(episodes)} if scoring else {}),
         f"{prefix}/success_rate": sum(ep.won for ep in episodes) / len(episodes),
         f"{prefix}/turns_mean": sum(ep.num_turns for ep in episodes) / len(episodes),
         f"{prefix}/valid_action_rate": (sum(s.is_action_valid for s in steps) / len(steps)) if steps else 0.0,

@@ -12,6 +12,7 @@ from typing import Any
 from agent_system.environments.base import EnvSpec, TextEnv
 from skillrl.agent.episode import Episode
 from skillrl.agent.loop import EpisodeConfig, Policy, SkillSource, run_episode
+from skillrl.agent.style import PromptStyle
 
 log = logging.getLogger(__name__)
 
@@ -79,17 +80,19 @@ def make_env_pool(spec: EnvSpec, num_envs: int, env_kwargs: dict[str, Any], num_
 
 
 async def _play(env: TextEnv, spec: EnvSpec, policy: Policy, seed: int, skills: SkillSource | None,
-                config: EpisodeConfig) -> Episode:
+                config: EpisodeConfig, style: PromptStyle | None) -> Episode:
     client = getattr(policy, "client", None)
     if client is None:
-        return await run_episode(env, spec, policy, seed=seed, skills=skills, config=config)
+        return await run_episode(env, spec, policy, seed=seed, skills=skills, config=config, style=style)
     with client():
-        return await run_episode(env, spec, policy, seed=seed, skills=skills, config=config)
+        return await run_episode(env, spec, policy, seed=seed, skills=skills, config=config, style=style)
 
 
 def collect_episodes(policy: Policy, envs: Sequence[TextEnv], spec: EnvSpec, seeds: Sequence[int], *,
-                     skills: SkillSource | None = None, config: EpisodeConfig = EpisodeConfig()) -> list[Episode]:
-    """Play ``len(seeds)`` episodes concurrently (episode i on ``envs[i]`` with ``seeds[i]``).
+                     skills: SkillSource | None = None, config: EpisodeConfig = EpisodeConfig(),
+                     style: PromptStyle | None = None) -> list[Episode]:
+    """Play ``len(seeds)`` episodes concurrently (episode i on ``envs[i]`` with ``seeds[i]``) in
+    the prompt ``style`` (default: native).
 
     An episode whose env failed before its first step (in ``reset``, say) is dropped with a
     warning (the batch goes on); the result keeps the order of ``seeds`` among the survivors.
@@ -99,7 +102,8 @@ def collect_episodes(policy: Policy, envs: Sequence[TextEnv], spec: EnvSpec, see
 
     async def _all() -> list[Any]:
         return await asyncio.gather(
-            *(_play(envs[i], spec, policy, s, skills, config) for i, s in enumerate(seeds)), return_exceptions=True
+            *(_play(envs[i], spec, policy, s, skills, config, style) for i, s in enumerate(seeds)),
+            return_exceptions=True
         )
 
     out: list[Episode] = []

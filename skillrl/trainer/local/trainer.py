@@ -18,6 +18,8 @@ import torch
 
 from agent_system.environments.base import get_env_spec
 from skillrl.agent.episode import Episode
+from skillrl.agent.original import warn_on_style_mismatch
+from skillrl.agent.style import build_prompt_style
 from skillrl.utils.metrics import success_by_task_type, success_metrics
 from skillrl.trainer.evolution import Evolution, EvolutionHook, build_evolution
 from skillrl.trainer.local import components as C
@@ -73,6 +75,9 @@ def train(config: LocalTrainConfig, *, evolution_hook: EvolutionHook | None = No
     out_dir.mkdir(parents=True, exist_ok=True)
     metrics_log = MetricLogger(out_dir, config.loggers)
     spec = get_env_spec(env.env_name)
+    style = build_prompt_style(spec, env.prompt_style, env.original_repo)
+    warn_on_style_mismatch(config.model_path, env.prompt_style, log)
+    scoring = env.scoring
     episode_cfg = env.episode
     group = env.rollout.n
     num_train_envs = config.train_batch_size * group  # one env per rollout of the batch
@@ -81,6 +86,7 @@ def train(config: LocalTrainConfig, *, evolution_hook: EvolutionHook | None = No
         env.env_name,
         skills_json_path=env.skills.skills_json_path if env.skills else None,
         retriever_kwargs=env.skills_only_memory.retriever_kwargs(),
+        style=style,
     )
     # usage counters + evolution after validation (the retriever reads the same bank object)
     evolution = (Evolution(evolution_hook, skills.bank) if evolution_hook is not None else
@@ -98,7 +104,8 @@ def train(config: LocalTrainConfig, *, evolution_hook: EvolutionHook | None = No
                 examples = C.sample_examples(train_pool.envs[0], spec, episodes=config.warmup_episodes,
                                              max_steps=episode_cfg.max_steps,
                                              history_length=episode_cfg.history_length,
-                                             seed=env.seed, skill_block=C.skill_block_fn(skills.retriever))
+                                             seed=env.seed, skill_block=C.skill_block_fn(skills.retriever),
+                                             style=style)
             except Exception as exc:  # these episodes only play the env: its failure ends the run
                 log.debug("warm-up sampling failed", exc_info=True)
                 raise EpisodesFailedError(f"the {spec.name} env failed while playing warm-up episodes: "
@@ -125,11 +132,12 @@ def train(config: LocalTrainConfig, *, evolution_hook: EvolutionHook | None = No
             if val_pool is None:
                 val_pool = make_env_pool(spec, config.val_batch_size, val_kwargs, config.num_env_workers)
             seeds = [VAL_SEED_BASE + i for i in range(config.val_batch_size)]
-            eps = collect_episodes(val_policy, val_pool.envs, spec, seeds, skills=skills.retriever, config=episode_cfg)
+            eps = collect_episodes(val_policy, val_pool.envs, spec, seeds, skills=skills.retriever, config=episode_cfg,
+                                   style=style)
             _require_a_playable_episode(eps, len(seeds), spec.name, "validation")
             by_type = success_by_task_type(ep.summary() for ep in eps)
             new_version = evolution.after_validation(step, eps)
-            metrics = {**success_metrics(by_type, "val"), **{k: v for k, v in C.rollout_metrics(eps, "val").items()
+            metrics = {**success_metrics(by_type, "val"), **{k: v for k, v in C.rollout_metrics(eps, "val", scoring).items()
                                                              if k != "val/success_rate"}}
             if new_version is not None:
                 metrics["skills/bank_version"] = float(new_version)
@@ -154,12 +162,12 @@ def train(config: LocalTrainConfig, *, evolution_hook: EvolutionHook | None = No
             task_seeds = [task_rng.randrange(2**31) for _ in range(config.train_batch_size)]
             seeds = [s for s in task_seeds for _ in range(group)]
             episodes = collect_episodes(policy, train_pool.envs, spec, seeds, skills=skills.retriever,
-                                        config=episode_cfg)
+                                        config=episode_cfg, style=style)
             _require_a_playable_episode(episodes, len(seeds), spec.name, f"training step {step}")
             t_rollout = time.perf_counter() - t0
-            advantages = episode_advantages([ep.reward for ep in episodes], [ep.seed for ep in episodes])
+            advantages = episode_advantages([scoring.score(ep) for ep in episodes], [ep.seed for ep in episodes])
             evolution.observe(episodes, step=step)
-            step_metrics = C.rollout_metrics(episodes, "train")
+            step_metrics = C.rollout_metrics(episodes, "train", scoring)
             step_metrics.update(C.report_metrics(episodes, C.token_counter(tokenizer), C.skill_block_fn(skills.retriever)))
             reward_history.append(step_metrics.get("train/reward_mean", 0.0))
             # update (skipped when every advantage is 0: AdamW momentum alone must not move the policy)
