@@ -27,6 +27,7 @@ from typing import Any
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
+from agent_system.environments.original_templates import OriginalRepoError
 from skillrl.skills.schema import SkillBankError
 from skillrl.trainer.config import (
     CONFIG_DIR,
@@ -34,6 +35,7 @@ from skillrl.trainer.config import (
     EnvConfig,
     compose,
     load_config,
+    recipe_overrides,
     register_configs,
     verl_config_dir,
     with_verl_searchpath,
@@ -55,7 +57,8 @@ class PreflightError(RuntimeError):
 
 
 #: errors that are the user's input, reported as one ``error:`` line with exit status 2
-USER_ERRORS = (ConfigError, ComposeError, PreflightError, SkillBankError, DataNotFoundError, RegistryError)
+USER_ERRORS = (ConfigError, ComposeError, PreflightError, SkillBankError, DataNotFoundError, RegistryError,
+               OriginalRepoError)
 
 
 def is_local(cfg: DictConfig) -> bool:
@@ -193,6 +196,15 @@ def verl_preflight(
     retriever = retriever_problem(env)
     if retriever:
         problems.append(retriever)
+    style = str(cfg.env.get("prompt_style") or "native")
+    if style != "native":
+        from agent_system.environments.base import get_env_spec
+        from skillrl.agent.style import build_prompt_style
+
+        try:
+            build_prompt_style(get_env_spec(str(cfg.env.env_name)), style, cfg.env.get("original_repo"))
+        except OriginalRepoError as exc:
+            problems.append(str(exc))
     if problems:
         raise PreflightError("cannot start the verl backend:\n  - " + "\n  - ".join(problems))
 
@@ -267,6 +279,9 @@ def run(cfg: DictConfig) -> Any:
     absolute_paths(cfg)
     verl_preflight(cfg)
     OmegaConf.resolve(cfg)  # resolvers of ours (${skillrl_root:}) do not exist in Ray workers
+    from skillrl.agent.original import warn_on_style_mismatch
+
+    warn_on_style_mismatch(cfg.actor_rollout_ref.model.get("path"), typed.prompt_style, log)
     from skillrl.trainer import _verl
 
     return _verl.run_ppo(cfg)
@@ -311,10 +326,28 @@ def precheck(args: list[str]) -> str | None:
     return None
 
 
+def with_recipes(args: list[str]) -> list[str]:
+    """Hydra's command line with ``recipe=NAME`` rewritten by
+    :func:`skillrl.trainer.config.recipe_overrides` (appended, ``NAME_local`` for local configs)."""
+    from hydra._internal.utils import get_args_parser
+
+    try:
+        parsed = get_args_parser().parse_args(args)
+    except SystemExit:
+        return args
+    if parsed.config_path:
+        return args
+    config_dir = os.path.abspath(parsed.config_dir) if parsed.config_dir else CONFIG_DIR
+    rewritten = dict(zip(parsed.overrides, recipe_overrides(parsed.config_name or DEFAULT_CONFIG, parsed.overrides,
+                                                             config_dir=config_dir)))
+    return [rewritten.get(a, a) for a in args]
+
+
 def cli(argv: list[str] | None = None) -> None:
     """Console entry: points Hydra at verl's config folder by path, checks the composed config
     (a bad setting exits 2 with one ``error:`` line), then runs :func:`main`."""
     args = with_verl_searchpath(list(sys.argv[1:] if argv is None else argv), verl_config_dir())
+    args = with_recipes(args)
     problem = precheck(args)
     if problem is not None:
         print(f"error: {problem}", file=sys.stderr)

@@ -182,7 +182,8 @@ class TextEnv(abc.ABC):
       changes). An exception from ``_apply`` propagates and the turn is not counted (use it for
       infrastructure failures, e.g. an unreachable retriever, raised before changing anything);
     * invalid output: nothing changes; the observation is :meth:`_invalid_observation`,
-      reward 0, not done.
+      reward 0, not done — unless :attr:`executes_invalid_actions` is set, in which case the
+      projected action is played like a valid one.
 
     Either way the turn counts (:attr:`turn`); when :attr:`max_turns` is set and reached
     without the episode ending, it ends (reward 0, ``done``) with :attr:`turns_exhausted_note`
@@ -195,6 +196,11 @@ class TextEnv(abc.ABC):
     """Appended (on a new line) to the observation of the step that uses up :attr:`max_turns`."""
     max_turns: int | None = None
     """Turns per episode after which the env itself ends it (None: no env-side limit)."""
+    executes_invalid_actions: bool = False
+    """When True, :meth:`step` plays the projected action with :meth:`_apply` even when the
+    projection flagged it invalid (the original SkillRL's dynamics: its env managers send every
+    projected action to the env); ``info.is_action_valid`` still reports the flag. ``_apply``
+    must then accept any string. False (the default): invalid output changes nothing."""
 
     _playing: GameRef | None = None
     _over: bool = True
@@ -218,7 +224,7 @@ class TextEnv(abc.ABC):
             what = "finished" if self._playing is not None else "not started"
             raise EpisodeFinishedError(f"the {self.env_name or type(self).__name__} episode is {what}; call reset() first")
         parsed = self._project(action_text, self.admissible_actions())
-        if parsed.valid:
+        if parsed.valid or self.executes_invalid_actions:
             outcome = self._apply(parsed.action)
         else:
             outcome = Outcome(self._invalid_observation(parsed))

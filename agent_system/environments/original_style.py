@@ -89,3 +89,25 @@ def project_tagged(text: str, tail_chars: int) -> ParsedAction:
 def recent(history: Sequence[Any], keep: int) -> list[Any]:
     """The last ``keep`` items (none when ``keep <= 0``), as the original's memory ``fetch`` slices."""
     return list(history[-keep:]) if keep > 0 else []
+
+
+#: the values of the env factories' ``style`` setting
+ENV_STYLES = ("native", "original")
+
+
+def check_env_style(env_name: str, style: str) -> bool:
+    """Whether an env factory's ``style`` setting asks for the original's dynamics.
+
+    ``native`` (the default): the project's observations, projection and invalid-action path.
+    ``original``: what the original SkillRL's env package does — raw observation text as its
+    prompts expect it, its projection, and every projected action played, invalid or not.
+
+    Raises:
+        ValueError: ``style`` is neither (the message names the env and the allowed values).
+
+    >>> check_env_style("alfworld", "original"), check_env_style("alfworld", "native")
+    (True, False)
+    """
+    if style not in ENV_STYLES:
+        raise ValueError(f"unknown {env_name} env style {style!r}; known: {', '.join(ENV_STYLES)}")
+    return style == "original"

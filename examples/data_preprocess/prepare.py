@@ -70,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--train_split", default=None, help="env split for training rows")
     p.add_argument("--val_split", default=None, help="env split for validation rows")
     p.add_argument("--seed", type=int, default=0, help="first seed; validation seeds follow the training ones")
+    p.add_argument("--skip_existing", action="store_true", help="keep files already in --out (write only missing ones)")
     args = p.parse_args(argv)
 
     train_split, val_split = DEFAULT_SPLITS[args.env]
@@ -79,9 +80,13 @@ def main(argv: list[str] | None = None) -> int:
     train = make_rows(args.env, train_split, args.train_size, args.seed)
     # validation rows index their own split; seeds start at args.seed so the first games are stable
     val = make_rows(args.env, val_split, args.val_size, args.seed)
-    write_parquet(train, out / "train.parquet")
-    write_parquet(val, out / f"{val_split}.parquet")
-    print(f"wrote {len(train)} train rows ({train_split}) and {len(val)} val rows ({val_split}) to {out}")
+    for kind, rows, path, split in (("train", train, out / "train.parquet", train_split),
+                                    ("val", val, out / f"{val_split}.parquet", val_split)):
+        if args.skip_existing and path.exists():
+            print(f"kept {path} (exists)")
+            continue
+        write_parquet(rows, path)
+        print(f"wrote {len(rows)} {kind} rows ({split}) to {path}")
     return 0
 
 

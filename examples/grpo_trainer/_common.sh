@@ -47,12 +47,16 @@ if [[ "$DRY_RUN" == 1 ]]; then
     exec "$PYTHON" -m skillrl.trainer.launch "${CMD[@]:3}" "${ARGS[@]}"
 fi
 
-if [[ ! -f "$DATA_ROOT/train.parquet" ]]; then
+# the validation file is named by env.val_split (recipe=skillrl_original: ALFWorld valid_seen)
+VAL_SPLIT=$("$PYTHON" -m skillrl.main --config-name "$RECIPE" "${ARGS[@]}" --cfg job --package env --resolve \
+    | awk '$1 == "val_split:" {print $2}')
+if [[ ! -f "$DATA_ROOT/train.parquet" || ! -f "$DATA_ROOT/$VAL_SPLIT.parquet" ]]; then
     # dataset sizes come from the recipe's `prepare` section
     SIZES=$("$PYTHON" -m skillrl.main --config-name "$RECIPE" "${ARGS[@]}" --cfg job --package prepare)
     TRAIN_SIZE=$(awk '$1 == "train_size:" {print $2}' <<<"$SIZES")
     VAL_SIZE=$(awk '$1 == "val_size:" {print $2}' <<<"$SIZES")
     "$PYTHON" "$SCRIPT_DIR/../data_preprocess/prepare.py" --env "$ENV_NAME" --out "$DATA_ROOT" \
-        --train_size "$TRAIN_SIZE" --val_size "$VAL_SIZE"
+        --train_size "$TRAIN_SIZE" --val_size "$VAL_SIZE" --val_split "$VAL_SPLIT" \
+        --skip_existing
 fi
 exec "${CMD[@]}" "${ARGS[@]}"

@@ -17,6 +17,7 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from agent_system.environments.base import EnvSpec, PromptContext, TextEnv
 from skillrl.agent.episode import Episode, Generation, Step
+from skillrl.agent.style import NativeStyle, PromptStyle
 from skillrl.utils.config import check_int
 
 log = logging.getLogger(__name__)
@@ -93,12 +94,12 @@ async def _env_call(stage: str, fn: Callable[..., T], *args: Any) -> T:
         raise _EnvFailure(stage, exc) from exc
 
 
-async def _fit_history(spec: EnvSpec, ctx: PromptContext, prompt: str,
+async def _fit_history(build_prompt: Callable[[PromptContext], str], ctx: PromptContext, prompt: str,
                        fits: Callable[[str], Awaitable[bool]], episode: Episode) -> str:
     """``prompt`` rebuilt with the most history turns (fewer than asked) that fit the budget."""
     shown = min(ctx.history_length, len(ctx.history))
     for keep in range(shown - 1, -1, -1):
-        shorter = spec.build_prompt(dataclasses.replace(ctx, history_length=keep))
+        shorter = build_prompt(dataclasses.replace(ctx, history_length=keep))
         if await fits(shorter):
             episode.history_cuts += 1
             return shorter
@@ -119,6 +120,7 @@ async def run_episode(
     skills: SkillSource | None = None,
     config: EpisodeConfig = EpisodeConfig(),
     prompt_fits: Callable[[str], Awaitable[bool]] | None = None,
+    style: PromptStyle | None = None,
 ) -> Episode:
     """Play one episode of ``env`` with ``policy``.
 
@@ -135,7 +137,11 @@ async def run_episode(
     does not is rebuilt with fewer history turns, oldest dropped first, until it fits
     (``Episode.history_cuts`` counts those turns); one that does not fit even without history
     is sent as it is and counted in ``Episode.prompt_overflows``.
+
+    ``style`` (:mod:`skillrl.agent.style`; default: the env's native prompts) builds the prompts,
+    names the task they show (and skills are retrieved for) and decides what the history keeps.
     """
+    style = style if style is not None else NativeStyle(spec)
     episode = Episode(env_name=spec.name, game_id="", task=task or "", task_type="", seed=seed)
     done = False
     try:
@@ -143,9 +149,10 @@ async def run_episode(
         episode.game_id = str(info.get("game_id", ""))
         episode.task = str(info.get("task", ""))
         episode.task_type = str(info.get("task_type", ""))
+        prompt_task = style.prompt_task(obs, episode.task)
         skill_block = ""
         if skills is not None:
-            retrieved = await asyncio.to_thread(skills.retrieve, episode.task, episode.task_type or None)
+            retrieved = await asyncio.to_thread(skills.retrieve, prompt_task, episode.task_type or None)
             skill_block = retrieved.text
             episode.skill_ids = tuple(retrieved.skill_ids)
             episode.bank_version = skills.bank_version
@@ -153,7 +160,7 @@ async def run_episode(
         admissible: Sequence[str] | None = await _env_call("admissible_actions", env.admissible_actions)
         for turn in range(config.max_steps):
             ctx = PromptContext(
-                task=episode.task,
+                task=prompt_task,
                 observation=obs,
                 history=tuple(history),
                 admissible_actions=tuple(admissible) if admissible is not None else None,
@@ -161,9 +168,9 @@ async def run_episode(
                 turn=turn,
                 history_length=config.history_length,
             )
-            prompt = spec.build_prompt(ctx)
+            prompt = style.build_prompt(ctx)
             if prompt_fits is not None and not await prompt_fits(prompt):
-                prompt = await _fit_history(spec, ctx, prompt, prompt_fits, episode)
+                prompt = await _fit_history(style.build_prompt, ctx, prompt, prompt_fits, episode)
             generation = await policy.generate(prompt)
             next_obs, reward, done, info = await _env_call("step", env.step, generation.text)
             action = str(info.get("action", ""))
@@ -181,7 +188,8 @@ async def run_episode(
             )
             episode.reward += float(reward)
             episode.won = bool(info.get("won", False))
-            history.append((obs, action or generation.text[: config.max_history_reply_chars]))
+            recorded = style.history_action(action, generation.text)
+            history.append((obs, recorded if action else recorded[: config.max_history_reply_chars]))
             obs = next_obs
             if done:
                 break

@@ -28,9 +28,13 @@ Dynamics shared by all three envs (for the integration round; not applied here):
 
 from __future__ import annotations
 
+import json
+import logging
 import os
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 from agent_system.environments.base import ParsedAction, PromptContext
@@ -98,6 +102,11 @@ class OriginalRecipe:
     (``verl/trainer/config/ppo_trainer.yaml:296``), Search sets 4 (``:56``)."""
     skills: OriginalSkillsRecipe
     """The skill settings of the launch script."""
+    val_split: str
+    """This project's ``env.val_split`` that holds the original's validation games: ALFWorld
+    ``valid_seen`` (see :attr:`validation_split`), WebShop ``test`` (goals 0..499, see
+    :attr:`validation_goals`), Search the project's default file (the original's eval-only script
+    reads Search-R1's test parquet, which is not shipped here)."""
     validation_split: str | None = None
     """ALFWorld: ``valid_seen`` (``env.alfworld.eval_dataset: eval_in_distribution``,
     ``ppo_trainer.yaml:303`` → ``configs/config_tw.yaml:3``), all games minus
@@ -137,6 +146,7 @@ ORIGINAL_RECIPES: Mapping[str, OriginalRecipe] = {
             top_k_when_unset=10,
             enable_dynamic_update=True,
         ),
+        val_split="valid_seen",
         validation_split="valid_seen",
     ),
     "webshop": OriginalRecipe(
@@ -156,6 +166,7 @@ ORIGINAL_RECIPES: Mapping[str, OriginalRecipe] = {
             top_k_when_unset=6,
             enable_dynamic_update=True,
         ),
+        val_split="test",
         validation_goals=(0, 500),
         max_prompt_chars=13_000,
     ),
@@ -177,6 +188,7 @@ ORIGINAL_RECIPES: Mapping[str, OriginalRecipe] = {
             honours_task_specific_top_k=False,
             enable_dynamic_update=False,  # eval-only script: nothing trains, nothing updates
         ),
+        val_split="bamboogle_test",
         retriever_topk=3,
         eval_only=True,
     ),
@@ -197,7 +209,11 @@ def original_recipe(env_name: str) -> OriginalRecipe:
 
 @dataclass(frozen=True)
 class OriginalPromptStyle:
-    """One env's original-style turn prompt, projection and skill block, templates loaded."""
+    """One env's original-style turn prompt, projection and skill block, templates loaded.
+
+    Implements :class:`skillrl.agent.style.PromptStyle` (the agent loop's ``style``); pair it
+    with the env built with ``style="original"`` (raw observations, the original's projection).
+    """
 
     env: OriginalEnvStyle
     """The env's pure original-style functions."""
@@ -205,10 +221,33 @@ class OriginalPromptStyle:
     """The env's templates, read from the original checkout."""
     recipe: OriginalRecipe
     """The env's original recipe (skill defaults come from it)."""
+    name: str = "original"
+    """Always ``original``."""
 
     @property
     def env_name(self) -> str:
         return self.env.name
+
+    def prompt_task(self, first_observation: str, env_task: str) -> str:
+        """The task as the original's env manager extracts it from the reset observation
+        (the env's task when the observation has no task line)."""
+        try:
+            return self.env.extract_task(first_observation)
+        except ValueError:
+            return env_task
+
+    def history_action(self, action: str, output: str) -> str:
+        """The projected action, as the original stores it (even ``""``)."""
+        del output
+        return action
+
+    def skill_source(self, bank: SkillBank | OriginalBank | Mapping[str, Any],
+                     retriever_kwargs: Mapping[str, Any]) -> "OriginalSkillSource":
+        """The original's template-mode skills over ``bank`` with ``top_k`` and
+        ``task_specific_top_k`` from ``retriever_kwargs`` (the other retrieval settings have no
+        counterpart in the original and are ignored)."""
+        return OriginalSkillSource(bank, self, top_k=retriever_kwargs.get("top_k"),
+                                   task_specific_top_k=retriever_kwargs.get("task_specific_top_k"))
 
     def build_prompt(self, ctx: PromptContext) -> str:
         """One turn's user prompt; ``ctx`` holds raw env text, projected actions in the history
@@ -250,6 +289,50 @@ class OriginalPromptStyle:
         return format_skill_block(self.select_skills(bank, task, top_k=top_k, task_specific_top_k=task_specific_top_k))
 
 
+@dataclass(frozen=True)
+class OriginalRetrieval:
+    """What :class:`OriginalSkillSource` retrieves for one task (the agent loop's ``RetrievedSkills``)."""
+
+    task_type: str
+    """The category the original's keyword routing picked."""
+    text: str
+    """The skill block, as the original renders it."""
+    skill_ids: tuple[str, ...]
+    """Ids of the shown skills (general, then task-specific)."""
+
+
+class OriginalSkillSource:
+    """The agent loop's ``SkillSource`` in the original style: keyword routing and the original's
+    skill block over a bank (read live: a :class:`SkillBank` that evolves is seen at its
+    current version).
+
+    Args:
+        bank: a :class:`SkillBank`, an :class:`OriginalBank` or decoded bank JSON.
+        style: the env's original style (its per-env skill defaults apply).
+        top_k: general skills (None: the original manager's default when unset).
+        task_specific_top_k: task skills of the routed category (None: all).
+    """
+
+    def __init__(self, bank: SkillBank | OriginalBank | Mapping[str, Any], style: OriginalPromptStyle, *,
+                 top_k: int | None = None, task_specific_top_k: int | None = None) -> None:
+        self.bank = bank
+        self.style = style
+        self.top_k = top_k
+        self.task_specific_top_k = task_specific_top_k
+
+    @property
+    def bank_version(self) -> int | None:
+        """The bank's version (None for a bank that is not a :class:`SkillBank`)."""
+        return self.bank.version if isinstance(self.bank, SkillBank) else None
+
+    def retrieve(self, task: str, task_type: str | None = None) -> OriginalRetrieval:
+        """The skill block for ``task``; ``task_type`` is ignored (the original routes by keywords)."""
+        del task_type
+        selection = self.style.select_skills(self.bank, task, top_k=self.top_k,
+                                             task_specific_top_k=self.task_specific_top_k)
+        return OriginalRetrieval(selection.task_type, format_skill_block(selection), selection.skill_ids)
+
+
 def load_original_style(env_name: str, original_repo: str | os.PathLike[str] | None) -> OriginalPromptStyle:
     """Bind ``env_name``'s original style to the templates of the checkout at ``original_repo``.
 
@@ -260,3 +343,97 @@ def load_original_style(env_name: str, original_repo: str | os.PathLike[str] | N
     """
     env = get_original_style(env_name)
     return OriginalPromptStyle(env=env, templates=env.load_templates(original_repo), recipe=original_recipe(env_name))
+
+
+# --- released checkpoints ----------------------------------------------------------------------
+
+#: names of the original's released checkpoints (``Jianwen/Alfworld-7B-SFT`` …) and anything
+#: called SkillRL; matched against a hub id, a folder's name and its config's ``_name_or_path``
+_RELEASE_NAME = re.compile(r"skillrl|(?:^|[/\-_])(?:alfworld|webshop|search)-\d+(?:\.\d+)?b-(?:sft|rl|grpo)", re.IGNORECASE)
+#: a model card (README.md) that names SkillRL
+_RELEASE_CARD = re.compile(r"\bSkillRL\b")
+
+
+def _json_file(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def trained_prompt_style(model_path: str | os.PathLike[str]) -> str | None:
+    """The ``env.prompt_style`` a checkpoint of this project was trained with, from its
+    ``trainer_state.json`` (``native`` for checkpoints older than the setting); None when the
+    folder is not one of this project's checkpoints."""
+    state = Path(model_path).expanduser() / "trainer_state.json"
+    if not state.is_file():
+        return None
+    env = (_json_file(state).get("config") or {}).get("env") or {}
+    return str(env.get("prompt_style") or "native") if isinstance(env, Mapping) else "native"
+
+
+def release_evidence(model_path: str | os.PathLike[str]) -> str | None:
+    """Why ``model_path`` looks like a released SkillRL checkpoint, or None.
+
+    The heuristic: the hub id or the folder's name matches SkillRL's release names (``SkillRL``
+    anywhere, or ``<Alfworld|Webshop|Search>-<N>B-SFT`` as in ``Jianwen/Alfworld-7B-SFT``; the
+    Hugging Face cache's ``models--Jianwen--Alfworld-7B-SFT`` too), or a local folder's
+    ``config.json`` ``_name_or_path`` does, or its model card (``README.md``) names SkillRL. A
+    checkpoint written by this project (``trainer_state.json``) is never a release: its own
+    record of the style decides (:func:`trained_prompt_style`).
+    """
+    text = str(model_path)
+    path = Path(text).expanduser()
+    if path.is_dir():
+        if (path / "trainer_state.json").is_file():
+            return None
+        names = [path.resolve().name]
+        if path.resolve().parent.name == "snapshots":  # the HF cache: models--<owner>--<name>/snapshots/<sha>
+            names.append(path.resolve().parent.parent.name)
+        for name in names:
+            if _RELEASE_NAME.search(name.replace("--", "/")):
+                return f"its folder is named {name!r}"
+        origin = _json_file(path / "config.json").get("_name_or_path")
+        if isinstance(origin, str) and _RELEASE_NAME.search(origin):
+            return f"config.json names {origin!r}"
+        card = path / "README.md"
+        try:
+            if card.is_file() and _RELEASE_CARD.search(card.read_text(encoding="utf-8", errors="replace")[:20_000]):
+                return "its model card (README.md) names SkillRL"
+        except OSError:
+            return None
+        return None
+    return f"its name is {text!r}" if _RELEASE_NAME.search(text) else None
+
+
+def style_warning(model_path: str | os.PathLike[str] | None, prompt_style: str) -> str | None:
+    """A warning for a checkpoint about to be run with a prompt style it was not trained on
+    (None when there is nothing to say). See :func:`release_evidence` for how a release is told."""
+    if model_path is None or str(model_path).strip() == "":
+        return None
+    trained = trained_prompt_style(model_path)
+    if trained is not None:
+        if trained == prompt_style:
+            return None
+        return (f"checkpoint {model_path} was trained with env.prompt_style={trained} but this run uses "
+                f"env.prompt_style={prompt_style}: its prompts will differ from what it learnt on "
+                f"(set env.prompt_style={trained})")
+    if prompt_style != "native":
+        return None
+    why = release_evidence(model_path)
+    if why is None:
+        return None
+    return (f"{model_path} looks like a released SkillRL checkpoint ({why}); it was trained on the original "
+            "SkillRL prompts, which the native prompt style does not reproduce. Set env.prompt_style=original "
+            "with env.original_repo=<checkout of aiming-lab/SkillRL> (or $SKILLRL_ORIGINAL_REPO); "
+            "+recipe=skillrl_original sets the whole original recipe")
+
+
+def warn_on_style_mismatch(model_path: str | os.PathLike[str] | None, prompt_style: str,
+                           logger: logging.Logger | None = None) -> str | None:
+    """Log :func:`style_warning` (if any) as a warning and return it."""
+    message = style_warning(model_path, prompt_style)
+    if message is not None:
+        (logger or logging.getLogger(__name__)).warning(message)
+    return message

@@ -89,7 +89,7 @@ class Collected:
 
 def collect(spec: EnvSpec, teacher: Teacher, *, make_env: Callable[[], TextEnv], seeds: Sequence[int],
             episode: EpisodeConfig, skills: SkillSource | None = None, bank: Any = None, concurrency: int = 1,
-            only_won: bool = True, progress: bool = False) -> Collected:
+            only_won: bool = True, progress: bool = False, style: Any = None) -> Collected:
     """Play one episode per seed with ``teacher`` and turn the kept episodes into examples.
 
     Args:
@@ -97,6 +97,8 @@ def collect(spec: EnvSpec, teacher: Teacher, *, make_env: Callable[[], TextEnv],
         skills: the retriever whose block goes into every prompt (None: no skills); ``bank``
             is the bank behind it (to tell the teacher what the injected items say).
         only_won: keep only episodes the teacher won (a failed expert game teaches nothing good).
+        style: the prompt style of the run (``skillrl.agent.style``; None: native), so the SFT
+            prompts are the RL prompts in that style too.
 
     Raises:
         RuntimeError: every episode failed in the env (the first error is quoted).
@@ -107,7 +109,7 @@ def collect(spec: EnvSpec, teacher: Teacher, *, make_env: Callable[[], TextEnv],
 
     async def play(env: _Observed, seed: int) -> tuple[Episode, _TeacherPolicy]:
         policy = _TeacherPolicy(teacher.episode(), env, skills, bank)
-        ep = await run_episode(env, spec, policy, seed=seed, skills=skills, config=episode)
+        ep = await run_episode(env, spec, policy, seed=seed, skills=skills, config=episode, style=style)
         return ep, policy
 
     async def run_all() -> list[tuple[Episode, _TeacherPolicy]]:

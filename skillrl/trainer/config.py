@@ -29,8 +29,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from skillrl.agent.loop import EpisodeConfig
+from skillrl.agent.scoring import EpisodeScoring
+from skillrl.agent.style import ORIGINAL_REPO_ENV, PROMPT_STYLES, env_style_kwargs, resolve_original_repo
 from skillrl.skills.config import SkillsConfig
-from skillrl.utils.config import ConfigError, check_choice, check_int, require
+from skillrl.utils.config import ConfigError, check_choice, check_int, check_number, require
 
 T = TypeVar("T")
 
@@ -116,6 +118,20 @@ class EnvConfig(EpisodeConfig):
     """The skill-bank settings (:class:`~skillrl.skills.config.SkillsConfig`)."""
     workers: EnvWorkersConfig = field(default_factory=EnvWorkersConfig)
     """Env worker processes of the verl agent-loop workers (:class:`EnvWorkersConfig`)."""
+    prompt_style: str = "native"
+    """``native`` (the project's prompts; the default for new runs) or ``original`` (the original
+    SkillRL's prompts, projection, skill block and invalid-action dynamics, byte for byte: what
+    its released checkpoints were trained on; see :mod:`skillrl.agent.style`). The whole original
+    recipe (rewards, penalty, lengths, steps, validation split) is ``+recipe=skillrl_original``."""
+    original_repo: str | None = None
+    """Checkout of the original SkillRL repository whose prompt templates the ``original`` style
+    reads (None: ``$SKILLRL_ORIGINAL_REPO``)."""
+    success_reward: float | None = None
+    """None: an episode's score is the env's reward. A number: the score is this on success and
+    0 otherwise (the original: 10 ALFWorld/WebShop, 1 Search)."""
+    invalid_action_penalty: float = 0.0
+    """Subtracted from an episode's score per step with invalid output (the original: 0.1
+    ALFWorld/WebShop, 0.01 Search)."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -128,6 +144,26 @@ class EnvConfig(EpisodeConfig):
         if self.use_skills_only_memory and not self.skills_only_memory.skills_json_path:
             raise ConfigError("skills_only_memory.skills_json_path", None,
                               "a SkillBank JSON file when use_skills_only_memory=true")
+        check_choice("prompt_style", self.prompt_style, PROMPT_STYLES)
+        check_number("success_reward", self.success_reward, minimum=0.0, exclusive_minimum=True, optional=True)
+        check_number("invalid_action_penalty", self.invalid_action_penalty, minimum=0.0)
+        require("style" not in self.env_kwargs, "env_kwargs", dict(self.env_kwargs),
+                "no 'style' key: the env's style follows env.prompt_style")
+        if self.prompt_style == "original":
+            self._check_original()
+
+    def _check_original(self) -> None:
+        from agent_system.environments.original_style import ORIGINAL_STYLES
+
+        envs = ORIGINAL_STYLES.names()
+        require(self.env_name in envs, "prompt_style", self.prompt_style,
+                f"native for env {self.env_name!r} (the original SkillRL has only {', '.join(envs)})")
+        require(resolve_original_repo(self.original_repo) is not None, "original_repo", None,
+                f"a checkout of https://github.com/aiming-lab/SkillRL (or ${ORIGINAL_REPO_ENV}) "
+                "when prompt_style=original")
+        mode = self.skills_only_memory.retrieval_mode
+        require(mode == "template", "skills_only_memory.retrieval_mode", mode,
+                "template when prompt_style=original (the original's keyword routing)")
 
     @property
     def episode(self) -> EpisodeConfig:
@@ -139,13 +175,21 @@ class EnvConfig(EpisodeConfig):
         """The skill settings when skills are on, else None."""
         return self.skills_only_memory if self.use_skills_only_memory else None
 
+    @property
+    def scoring(self) -> EpisodeScoring:
+        """How the trainers score an episode (``success_reward``, ``invalid_action_penalty``)."""
+        return EpisodeScoring(success_reward=self.success_reward, invalid_action_penalty=self.invalid_action_penalty)
+
     def factory_kwargs(self, split: str | None) -> dict[str, Any]:
-        """Keyword arguments of the env factory: ``env_kwargs``, ``data_dir`` and ``split`` when set.
+        """Keyword arguments of the env factory: ``env_kwargs``, ``data_dir`` and ``split`` when
+        set, and ``style="original"`` with ``prompt_style=original``.
 
         >>> EnvConfig(env_name="toy", data_dir="/d").factory_kwargs("test")
         {'data_dir': '/d', 'split': 'test'}
+        >>> EnvConfig(env_name="search", prompt_style="original", original_repo="/r").factory_kwargs(None)
+        {'style': 'original'}
         """
-        kwargs = dict(self.env_kwargs)
+        kwargs = {**self.env_kwargs, **env_style_kwargs(self.prompt_style)}
         if self.data_dir is not None:
             kwargs["data_dir"] = str(self.data_dir)
         if split is not None:
@@ -280,6 +324,56 @@ def register_configs() -> None:
     store.store(name=LOCAL_SCHEMA, node=schema_node(LocalTrainConfig))
     if not OmegaConf.has_resolver("skillrl_root"):
         OmegaConf.register_new_resolver("skillrl_root", lambda: PROJECT_ROOT)
+    if not OmegaConf.has_resolver("skillrl_original"):
+        OmegaConf.register_new_resolver("skillrl_original", original_setting)
+    if not OmegaConf.has_resolver("skillrl_original_bank"):
+        OmegaConf.register_new_resolver("skillrl_original_bank", original_bank)
+
+
+#: what ``${skillrl_original:ENV,KEY}`` reads from :data:`skillrl.agent.original.ORIGINAL_RECIPES`
+ORIGINAL_SETTINGS = ("max_steps", "history_length", "success_reward", "invalid_action_penalty", "max_prompt_length",
+                     "max_response_length", "truncation", "val_split", "top_k")
+
+
+def original_setting(env_name: str, key: str) -> Any:
+    """One fact of the original SkillRL recipe for ``env_name`` (the ``${skillrl_original:ENV,KEY}``
+    resolver of ``configs/recipe/skillrl_original*.yaml``; every value is cited in
+    :mod:`skillrl.agent.original`).
+
+    >>> original_setting("alfworld", "max_prompt_length"), original_setting("search", "invalid_action_penalty")
+    (4096, 0.01)
+
+    Raises:
+        ValueError: an env the original never had, or an unknown key.
+    """
+    from skillrl.agent.original import ORIGINAL_RECIPES
+
+    if env_name not in ORIGINAL_RECIPES:
+        raise ValueError(f"the original SkillRL recipe has no env {env_name!r} (it has {', '.join(ORIGINAL_RECIPES)})")
+    if key not in ORIGINAL_SETTINGS:
+        raise ValueError(f"unknown original setting {key!r}; known: {', '.join(ORIGINAL_SETTINGS)}")
+    recipe = ORIGINAL_RECIPES[env_name]
+    return recipe.skills.top_k if key == "top_k" else getattr(recipe, key)
+
+
+def original_bank(env_name: str, original_repo: str | None) -> str:
+    """The original launch script's skill bank for ``env_name`` inside the checkout
+    ``original_repo`` (None: ``$SKILLRL_ORIGINAL_REPO``), checked to exist (the
+    ``${skillrl_original_bank:ENV,REPO}`` resolver).
+
+    Raises:
+        ValueError: no checkout configured, or an env the original never had.
+        OriginalRepoError: the checkout or the bank file is missing.
+    """
+    from agent_system.environments.original_templates import bank_file
+    from skillrl.agent.original import ORIGINAL_RECIPES
+
+    if env_name not in ORIGINAL_RECIPES:
+        raise ValueError(f"the original SkillRL recipe has no env {env_name!r} (it has {', '.join(ORIGINAL_RECIPES)})")
+    repo = resolve_original_repo(original_repo)
+    if repo is None:
+        raise ValueError(f"set env.original_repo (or ${ORIGINAL_REPO_ENV}) to a checkout of the original SkillRL")
+    return str(bank_file(repo, ORIGINAL_RECIPES[env_name].skills.skills_json))
 
 
 _EXPECTED = (
@@ -413,10 +507,48 @@ class ComposeError(ValueError):
     """Hydra could not compose the config; the message is one line for the user."""
 
 
+_RECIPE = re.compile(r"^\+{0,2}recipe=(.+)$")
+
+
+def recipe_overrides(config_name: str, overrides: Sequence[str], *, config_dir: str = CONFIG_DIR) -> list[str]:
+    """``recipe=NAME`` overrides as Hydra needs them (other overrides unchanged).
+
+    A recipe (``configs/recipe/NAME.yaml``, e.g. ``skillrl_original``) is appended to the
+    config's defaults (``+recipe=NAME``), so that it is merged after the config's own values and
+    before the command line's other overrides; with a local-backend config, ``NAME_local.yaml``
+    is taken when it exists (the local configs name lengths differently).
+    """
+    found = [i for i, o in enumerate(overrides) if _RECIPE.match(o)]
+    if not found:
+        return list(overrides)
+    rest = [o for i, o in enumerate(overrides) if i not in found]
+    local: bool | None = None
+    out = list(overrides)
+    for i in found:
+        name = _RECIPE.match(overrides[i]).group(1)  # type: ignore[union-attr]
+        if (Path(config_dir) / "recipe" / f"{name}_local.yaml").is_file():
+            if local is None:
+                local = _is_local_config(config_name, rest, config_dir)
+            name = f"{name}_local" if local else name
+        out[i] = f"+recipe={name}"
+    return out
+
+
+def _is_local_config(config_name: str, overrides: Sequence[str], config_dir: str) -> bool:
+    from omegaconf import OmegaConf
+
+    from skillrl.trainer.local.config import LocalTrainConfig
+
+    try:
+        return OmegaConf.get_type(compose(config_name, overrides, config_dir=config_dir)) is LocalTrainConfig
+    except ComposeError:
+        return False  # the real composition reports the problem
+
+
 def compose(config_name: str, overrides: Sequence[str] = (), *, config_dir: str = CONFIG_DIR) -> Any:
     """Compose ``config_name`` from ``config_dir`` with Hydra ``overrides`` (the command-line
-    syntax of ``python -m skillrl.main``), the schemas registered and verl's config folder on
-    the search path.
+    syntax of ``python -m skillrl.main``; ``recipe=NAME`` as :func:`recipe_overrides` reads it),
+    the schemas registered and verl's config folder on the search path.
 
     Raises:
         ComposeError: the config cannot be composed (unknown key, wrong type, unknown group
@@ -428,7 +560,7 @@ def compose(config_name: str, overrides: Sequence[str] = (), *, config_dir: str 
     from omegaconf.errors import OmegaConfBaseException
 
     register_configs()
-    overrides = with_verl_searchpath(overrides, verl_config_dir())
+    overrides = with_verl_searchpath(recipe_overrides(config_name, overrides, config_dir=config_dir), verl_config_dir())
     with initialize_config_dir(config_dir=config_dir, version_base=None):
         try:
             return hydra_compose(config_name, overrides=list(overrides))

@@ -9,7 +9,12 @@ local backend uses too; verl's LLM server is wrapped as a :class:`~skillrl.agent
 The episode comes back as one ``AgentLoopOutput`` per env step (the v1 worker puts each into
 TransferQueue as ``{uid}_{session}_{turn}``; GRPO scores the final one and broadcasts its
 advantage to the others). Every output carries the episode score as ``reward_score`` and
-``extra_fields["reward_extra_info"]`` (see :func:`reward_extra_info`).
+``extra_fields["reward_extra_info"]`` (see :func:`reward_extra_info`). The score is
+``env.scoring`` of the episode (the env's reward, or the original recipe's ``success_reward``
+minus ``invalid_action_penalty`` per invalid step).
+
+``env.prompt_style`` picks the prompt style (:mod:`skillrl.agent.style`); it is built once per
+process and env (the original style reads its templates from ``env.original_repo``).
 
 Row format (written by ``examples/data_preprocess/prepare.py``): ``extra_info`` holds
 ``env_name``, ``seed``, ``split`` and optionally ``task`` (an env-specific game id that wins
@@ -32,6 +37,7 @@ from typing import Any
 from agent_system.environments.base import TextEnv, get_env_spec
 from skillrl.agent.episode import Episode, Generation
 from skillrl.agent.loop import SkillSource, run_episode
+from skillrl.agent.style import PromptStyle, build_prompt_style
 from skillrl.skills.config import SkillsConfig
 from skillrl.trainer import _verl
 from skillrl.trainer.config import EnvConfig, EnvWorkersConfig, load_config
@@ -134,19 +140,21 @@ class TurnMeta:
     """Wall time of the generate call."""
 
 
-def reward_extra_info(episode: Episode) -> dict[str, Any]:
+def reward_extra_info(episode: Episode, score: float | None = None) -> dict[str, Any]:
     """The per-episode values verl logs and our validation hook reads.
 
-    Numeric values (``acc``, ``won``, ``turns``, ``history_cuts``, ``prompt_overflows``, ...)
-    become validation metrics per data source (``acc`` is verl's core accuracy variable) and
-    training metrics through :class:`~skillrl.trainer.verl_trainer.SkillRLTrainer`; string values are ignored by verl's
-    metric code and carried to :mod:`skillrl.trainer.verl_trainer` (``task_type``,
-    ``skill_ids`` comma-joined, ``episode`` = the summary + transcript as JSON).
+    Numeric values (``acc``, ``won``, ``score``, ``turns``, ``history_cuts``,
+    ``prompt_overflows``, ...) become validation metrics per data source (``acc`` is verl's core
+    accuracy variable; ``score`` what GRPO was given, default the env's reward) and training
+    metrics through :class:`~skillrl.trainer.verl_trainer.SkillRLTrainer`; string values are
+    ignored by verl's metric code and carried to :mod:`skillrl.trainer.verl_trainer`
+    (``task_type``, ``skill_ids`` comma-joined, ``episode`` = the summary + transcript as JSON).
     """
     won = float(bool(episode.won))
     return {
         "acc": won,
         "won": won,
+        "score": float(episode.reward if score is None else score),
         "turns": int(episode.num_turns),
         "invalid_actions": int(sum(not s.is_action_valid for s in episode.steps)),
         "history_cuts": int(episode.history_cuts),
@@ -165,10 +173,12 @@ def episode_outputs(
     *,
     response_length: int,
     pad_token_id: int = 0,
+    score: float | None = None,
 ) -> list[Any]:
     """One ``AgentLoopOutput`` per step of ``episode`` (the step's own prompt and response).
 
-    Every output gets ``reward_score = episode.reward`` and the same ``reward_extra_info``;
+    Every output gets ``reward_score = score`` (default ``episode.reward``) and the same
+    ``reward_extra_info``;
     responses are cut to ``response_length`` tokens; log-probs are kept when the server
     returned one per token. An empty response becomes one masked pad token (verl puts the
     score on the last response position).
@@ -178,7 +188,8 @@ def episode_outputs(
     """
     if not episode.steps:
         raise RuntimeError(f"episode of {episode.env_name} game {episode.game_id!r} has no step: {episode.error}")
-    info = reward_extra_info(episode)
+    score = float(episode.reward if score is None else score)
+    info = reward_extra_info(episode, score)
     outputs = []
     for step in episode.steps:
         gen = step.generation
@@ -204,7 +215,7 @@ def episode_outputs(
                 response_ids=response,
                 response_mask=mask,
                 response_logprobs=logprobs,
-                reward_score=float(episode.reward),
+                reward_score=score,
                 num_turns=2 * episode.num_turns,
                 metrics=_verl.AgentLoopMetrics(generate_sequences=meta.seconds, num_preempted=meta.num_preempted),
                 extra_fields=extra,
@@ -459,17 +470,20 @@ _RETRIEVERS: dict[tuple, RetrieverCache] = {}
 _RETRIEVERS_LOCK = threading.Lock()
 
 
-def build_skill_source(bank_json: str, version: int, settings: SkillsConfig, env_name: str) -> SkillSource:
-    """Default builder: a ``skillrl.skills`` retriever over the bank snapshot, routing tasks with
-    the env's taxonomy."""
+def build_skill_source(bank_json: str, version: int, settings: SkillsConfig, env_name: str,
+                       style: PromptStyle | None = None) -> SkillSource:
+    """Default builder: the prompt style's skill source over the bank snapshot (native: a
+    ``skillrl.skills`` retriever routing tasks with the env's taxonomy; original: the original's
+    keyword routing and skill block)."""
     from skillrl import skills as _skills
 
     bank = _skills.SkillBank.from_dict(json.loads(bank_json))
-    return _skills.build_retriever(bank, taxonomy=get_env_spec(env_name).taxonomy, **settings.retriever_kwargs())
+    style = style if style is not None else build_prompt_style(get_env_spec(env_name))
+    return style.skill_source(bank, settings.retriever_kwargs())
 
 
 #: replaced in tests to avoid building real retrievers
-SKILL_SOURCE_BUILDER: Callable[[str, int, SkillsConfig, str], SkillSource] = build_skill_source
+SKILL_SOURCE_BUILDER: Callable[..., SkillSource] = build_skill_source
 
 
 def connect_bank_service(settings: SkillsConfig, initial: BankSnapshot | None = None) -> BankService:
@@ -509,16 +523,30 @@ def connect_bank_service(settings: SkillsConfig, initial: BankSnapshot | None = 
     return InProcessBankService(snap.bank_json, initial_version=snap.version)
 
 
-def skill_cache(settings: SkillsConfig, env_name: str) -> RetrieverCache:
-    """This process's retriever cache for ``settings`` (one bank-service connection each)."""
-    key = (settings, env_name)
+def skill_cache(settings: SkillsConfig, env_name: str, style: PromptStyle | None = None) -> RetrieverCache:
+    """This process's retriever cache for ``settings`` and the prompt style (one bank-service
+    connection each)."""
+    key = (settings, env_name, style.name if style is not None else "native")
     with _RETRIEVERS_LOCK:
         cache = _RETRIEVERS.get(key)
         if cache is None:
             service = connect_bank_service(settings)
-            cache = RetrieverCache(service, lambda text, v: SKILL_SOURCE_BUILDER(text, v, settings, env_name))
+            cache = RetrieverCache(service, lambda text, v: SKILL_SOURCE_BUILDER(text, v, settings, env_name, style))
             _RETRIEVERS[key] = cache
         return cache
+
+
+_STYLES: dict[tuple[str, str, str | None], PromptStyle] = {}
+
+
+def prompt_style(env_name: str, style: str, original_repo: str | None) -> PromptStyle:
+    """This process's prompt style for ``env_name`` (built once: the original style reads its
+    templates from the checkout)."""
+    key = (env_name, style, original_repo)
+    with _RETRIEVERS_LOCK:
+        if key not in _STYLES:
+            _STYLES[key] = build_prompt_style(get_env_spec(env_name), style, original_repo)
+        return _STYLES[key]
 
 
 # --- the agent loop ----------------------------------------------------------------------------
@@ -559,9 +587,11 @@ class EnvAgentLoop(_verl.AgentLoopBase):
         task = row_task(kwargs, self.settings.env_name)
         spec = get_env_spec(task.env_name)
         make_kwargs = self.settings.factory_kwargs(task.split)
+        style = await asyncio.to_thread(prompt_style, task.env_name, self.settings.prompt_style,
+                                        self.settings.original_repo)
         skills = None
         if self.settings.skills is not None:
-            cache = await asyncio.to_thread(skill_cache, self.settings.skills, task.env_name)
+            cache = await asyncio.to_thread(skill_cache, self.settings.skills, task.env_name, style)
             skills = await asyncio.to_thread(cache.get)
         policy = ServerPolicy(
             encode=self.ct_build_initial_tokens,
@@ -584,6 +614,7 @@ class EnvAgentLoop(_verl.AgentLoopBase):
                 skills=skills,
                 config=self.settings.episode,
                 prompt_fits=policy.fits,
+                style=style,
             )
         except BaseException:
             pool.release(task.env_name, make_kwargs, env, broken=True)
@@ -595,4 +626,5 @@ class EnvAgentLoop(_verl.AgentLoopBase):
                 f"{episode.num_turns} step(s): {episode.error}"
             )
         pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
-        return episode_outputs(episode, policy.turns, response_length=self.response_length, pad_token_id=pad)
+        return episode_outputs(episode, policy.turns, response_length=self.response_length, pad_token_id=pad,
+                               score=self.settings.scoring.score(episode))

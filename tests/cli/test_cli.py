@@ -61,8 +61,8 @@ def _complete(words: str) -> list[str]:
 def test_bash_completion_of_commands_and_registry_choices() -> None:
     assert _complete("skillrl sk") == ["skills"]
     assert set(_complete("skillrl skills ")) == {"validate", "show", "stats", "diff", "query"}
-    assert _complete("skillrl skills query bank.json --mode ") == ["embedding", "template"]
-    assert _complete("skillrl skills query bank.json --mode e") == ["embedding"]
+    assert _complete("skillrl skills query bank.json --mode ") == ["embedding", "embedding_merged", "template"]
+    assert _complete("skillrl skills query bank.json --mode t") == ["template"]
     assert _complete("skillrl retriever build --backend ") == ["bm25", "dense"]
 
 

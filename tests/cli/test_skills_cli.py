@@ -237,7 +237,13 @@ def test_query_embedding_mode_with_local_model() -> None:
               "--mode", "embedding", "--embedding-model", str(gt.get_model_path()), "--json")
     assert res.exit_code == 0, res.output
     data = json.loads(res.stdout)  # stderr may carry the model's loading progress bar
-    assert data["task_type"] == "comparison" and len(data["general"]) + len(data["task_specific"]) == 6
+    # the original's semantics: top_k general skills and task_specific_top_k (null: top_k) task skills
+    assert data["task_type"] == "comparison" and (len(data["general"]), len(data["task_specific"])) == (6, 6)
+    merged = run("query", str(SEARCH), "--env", "search", "--task", "Who is older, Annie Morton or Terry Richardson?",
+                 "--mode", "embedding_merged", "--embedding-model", str(gt.get_model_path()), "--json")
+    assert merged.exit_code == 0, merged.output
+    both = json.loads(merged.stdout)
+    assert len(both["general"]) + len(both["task_specific"]) == 6  # one ranking, top_k in total
 
 
 def test_query_embedding_missing_model_is_a_user_error(tmp_path: Path) -> None:

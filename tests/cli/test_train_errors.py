@@ -40,7 +40,7 @@ TRAIN_CASES = [
     ("model-empty-dir", ["--model", "{d}/empty_model"], ["model_path", "empty_model", "config.json"]),
     ("model-missing", ["--model", "{d}/no_model"], ["model_path", "no_model", "hub id"]),
     ("retrieval-mode", ["env.skills_only_memory.retrieval_mode=bogus"],
-     ["env.skills_only_memory.retrieval_mode", "'bogus'", "embedding, template"]),
+     ["env.skills_only_memory.retrieval_mode", "'bogus'", "embedding, embedding_merged, template"]),
     ("retrieval-mode-bare", ["retrieval_mode=bogus"],
      ["unknown config key 'retrieval_mode'", "env.skills_only_memory.retrieval_mode"]),
     ("lr", ["lr=abc"], ["lr", "'abc'", "a number"]),

@@ -1,4 +1,4 @@
-"""ALFWorld prompt builder: skill block on every turn, history truncation, format instruction."""
+"""ALFWorld prompt builder: skill block on every turn, block order, history truncation, format instruction."""
 
 from agent_system.environments.alfworld.prompt import build_prompt
 from agent_system.environments.base import PromptContext
@@ -23,9 +23,12 @@ def test_skill_block_on_first_and_later_turns():
     for turn in (0, 1, 5):
         prompt = build_prompt(_ctx(turn))
         assert SKILLS in prompt, turn
-        # skills come before the task and the observation
-        assert prompt.index(SKILLS) < prompt.index("Your task is to: put a clean mug")
+        # the task, then the skills, then the observation; the history (what left truncation may
+        # cut) comes before all three
+        assert prompt.index("Your task is to: put a clean mug") < prompt.index(SKILLS)
         assert prompt.index(SKILLS) < prompt.index(f"current-obs-{turn}")
+        if turn:
+            assert prompt.index(f"Action {turn}: 'action-{turn - 1}'") < prompt.index("Your task is to:")
 
 
 def test_no_skill_block_when_skills_off():
@@ -60,7 +63,7 @@ def test_admissible_actions_and_format_instruction():
     prompt = build_prompt(_ctx(1))
     assert "['go to desk 1', 'look']" in prompt
     assert "<think>" in prompt and "</action>" in prompt
-    assert prompt.rstrip().endswith("</action>.")
+    assert prompt.rstrip().endswith("<action> </action> tags after your reasoning.")
 
 
 def test_pure_function():

@@ -19,6 +19,12 @@ Episode semantics: reward 1.0 on the step that wins (the episode is then done), 
 model output is projected with :func:`~.projection.project_action`; an invalid output is not sent
 to the game: the observation explains why, reward is 0, and the episode goes on.
 
+``style="original"`` plays the game as the original SkillRL's env package does, for its prompt
+style: observations are TextWorld's feedback verbatim (the reset text keeps the
+``-= Welcome to TextWorld, ALFRED! =-`` banner; nothing is stripped), output is projected with
+:func:`~.original.project_action`, and every projected action is sent to the game, invalid or not
+(the game answers ``Nothing happens.`` to a command it does not know). Rewards are unchanged.
+
 ``info.extra`` is an :class:`ALFWorldState`: the game file and the hand-coded expert's next
 command (``info["expert_action"]``), after every reset and step.
 """
@@ -34,9 +40,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from agent_system.environments.alfworld import original
 from agent_system.environments.alfworld.projection import project_action
 from agent_system.environments.alfworld.taxonomy import TASK_TYPE_BY_PREFIX
 from agent_system.environments.base import GameRef, Outcome, ParsedAction, TextEnv
+from agent_system.environments.original_style import check_env_style
 from skillrl.utils.paths import DataNotFoundError, resolve_data_dir
 
 log = logging.getLogger(__name__)
@@ -210,10 +218,13 @@ class ALFWorldEnv(TextEnv):
     Args:
         data_dir: folder holding ``json_2.1.1/`` (default: resolved via ``ALFWORLD_DATA`` etc.).
         split: one of :data:`SPLITS`.
-        require_think: whether the model output must carry a ``<think>`` block (see projection).
+        require_think: whether the model output must carry a ``<think>`` block (see projection;
+            ignored by the original style, whose projection has its own rule).
+        style: ``native`` or ``original`` (see the module docstring).
 
     Raises:
         DataNotFoundError: on construction, when the data directory or split is missing.
+        ValueError: an unknown ``style``.
     """
 
     env_name = "alfworld"
@@ -224,7 +235,10 @@ class ALFWorldEnv(TextEnv):
         split: str = "valid_seen",
         *,
         require_think: bool = True,
+        style: str = "native",
     ) -> None:
+        self.original = check_env_style("alfworld", style)
+        self.executes_invalid_actions = self.original
         self.split = split
         self.require_think = require_think
         self.games = discover_games(data_dir, split)
@@ -271,16 +285,20 @@ class ALFWorldEnv(TextEnv):
             self._loaded = game
         self._state = self._tw.reset()
         self._game = game
-        obs = _BANNER.sub("", self._state["feedback"]).strip()
+        feedback = self._state["feedback"]
+        obs = feedback if self.original else _BANNER.sub("", feedback).strip()
         return obs, GameRef(task=task_of(obs), task_type=task_type_of(game), game_id=game_id_of(game))
 
     def _project(self, text: str, admissible: list[str] | None) -> ParsedAction:
+        if self.original:
+            return original.project_action(text, admissible)
         return project_action(text, admissible, require_think=self.require_think)
 
     def _apply(self, action: str) -> Outcome:
         self._state, _score, tw_done = self._tw.step(action)
         won = bool(self._state["won"])
-        return Outcome(self._state["feedback"].strip(), 1.0 if won else 0.0, won or bool(tw_done), won)
+        feedback = self._state["feedback"]
+        return Outcome(feedback if self.original else feedback.strip(), 1.0 if won else 0.0, won or bool(tw_done), won)
 
     def _invalid_observation(self, parsed: ParsedAction) -> str:
         return f"Invalid action: {parsed.reason}. Nothing happened. {INVALID_ACTION_HINT}"
@@ -301,7 +319,11 @@ class ALFWorldEnv(TextEnv):
 
 
 def make(
-    data_dir: str | os.PathLike[str] | None = None, split: str = "valid_seen", *, require_think: bool = True
+    data_dir: str | os.PathLike[str] | None = None,
+    split: str = "valid_seen",
+    *,
+    require_think: bool = True,
+    style: str = "native",
 ) -> ALFWorldEnv:
     """``EnvSpec.make``: build an :class:`ALFWorldEnv` (arguments as its constructor)."""
-    return ALFWorldEnv(data_dir=data_dir, split=split, require_think=require_think)
+    return ALFWorldEnv(data_dir=data_dir, split=split, require_think=require_think, style=style)

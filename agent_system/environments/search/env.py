@@ -21,6 +21,12 @@ instead of scoring it as a loss.
 ``info.extra`` is a :class:`SearchProgress`: ``turn`` (turns used), ``em`` and ``f1`` (0.0 until
 an answer is given) and, once the episode is done, ``answer`` (the submitted answer, '' if none);
 also readable as ``info["em"]`` ….
+
+``style="original"`` plays as the original SkillRL's Search env does, for its prompt style:
+output is projected with :func:`.original.project_action` and every projected action is played,
+invalid or not (the first ``<search>`` block searches, else the first ``<answer>`` block answers,
+else nothing happens and the observation is ``""``); a search's observation is the original tool's
+JSON text (:func:`.original.format_tool_output`). Rewards and the turn limit are unchanged.
 """
 
 from __future__ import annotations
@@ -31,6 +37,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from agent_system.environments.base import GameRef, Outcome, ParsedAction, TextEnv, task_index
+from agent_system.environments.original_style import check_env_style
+from agent_system.environments.search import original
 from agent_system.environments.search.client import DEFAULT_URL, RetrieverClient
 from agent_system.environments.search.data import Passage, QARow, load_qa, resolve_qa_file
 from agent_system.environments.search.projection import FORMAT_HINT, SearchAction, parse_action, project_action
@@ -70,14 +78,24 @@ class SearchEnv(TextEnv):
         topk: passages returned per search.
         max_turns: turns per episode (searches, answers and invalid outputs all count).
         owns_retriever: ``close()`` also closes the retriever (set when the env created it).
+        style: ``native`` or ``original`` (see the module docstring).
     """
 
     env_name = "search"
     turns_exhausted_note = "No turns left ({max_turns} used): the episode ends without an answer."
 
     def __init__(
-        self, rows: Sequence[QARow], retriever: Retriever, *, topk: int = 3, max_turns: int = 4, owns_retriever: bool = False
+        self,
+        rows: Sequence[QARow],
+        retriever: Retriever,
+        *,
+        topk: int = 3,
+        max_turns: int = 4,
+        owns_retriever: bool = False,
+        style: str = "native",
     ) -> None:
+        self.original = check_env_style("search", style)
+        self.executes_invalid_actions = self.original
         if not rows:
             raise ValueError("SearchEnv needs at least one QA row")
         if topk < 1 or max_turns < 1:
@@ -114,14 +132,24 @@ class SearchEnv(TextEnv):
                                            game_id=str(self._row.index))
 
     def _project(self, text: str, admissible: list[str] | None) -> ParsedAction:
+        if self.original:
+            return original.project_action(text, admissible)
         return project_action(text, admissible)
 
     def _apply(self, action: str) -> Outcome:
-        parsed = parse_action(action)
-        assert isinstance(parsed, SearchAction), f"projected action {action!r} does not parse"
+        if self.original:
+            split = original.split_action(action)
+            if split is None:
+                return Outcome("")
+            parsed = SearchAction(kind=split[0], content=split[1])  # type: ignore[arg-type]
+        else:
+            parsed = parse_action(action)  # type: ignore[assignment]
+            assert isinstance(parsed, SearchAction), f"projected action {action!r} does not parse"
         if parsed.kind == "search":
             # may raise RetrieverUnavailableError: nothing has changed yet, the turn is not used
             passages = self.retriever.search_batch([parsed.content], self.topk)[0]
+            if self.original:
+                return Outcome(original.format_tool_output([p.contents for p in passages]))
             return Outcome(format_passages(passages))
         assert self._row is not None
         self._answer = parsed.content
@@ -155,6 +183,7 @@ def make(
     timeout: float = 30.0,
     retries: int = 2,
     rows: Sequence[QARow] | None = None,
+    style: str = "native",
 ) -> SearchEnv:
     """Build a :class:`SearchEnv`.
 
@@ -166,6 +195,8 @@ def make(
     (an in-process ``backend`` index over that jsonl, built or loaded from the cache); else a
     :class:`RetrieverClient` for ``retriever_url`` with ``timeout`` seconds per attempt and
     ``retries`` retries (nothing is contacted before the first search).
+
+    ``style``: ``native`` or ``original`` (see the module docstring).
 
     Raises:
         FileNotFoundError / DataNotFoundError: the QA file is missing. ValueError: bad rows or
@@ -179,4 +210,4 @@ def make(
             retriever = build_retriever(backend, corpus)
         else:
             retriever = RetrieverClient(retriever_url, timeout=timeout, retries=retries)
-    return SearchEnv(rows, retriever, topk=topk, max_turns=max_turns, owns_retriever=owns)
+    return SearchEnv(rows, retriever, topk=topk, max_turns=max_turns, owns_retriever=owns, style=style)

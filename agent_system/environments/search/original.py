@@ -26,6 +26,7 @@ Projection (``env_package/search/projection.py``): cut the text after the first 
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Mapping, Sequence
@@ -131,6 +132,33 @@ def project_action(text: str, admissible_actions: Sequence[str] | None = None) -
     elif not reason and (n_search > 1 or n_answer > 1):
         reason = "a <search> or <answer> tag appears more than once"
     return ParsedAction(action, not reason, reason)
+
+
+_PROJECTED = re.compile(r"<(search|answer)>(.*)</\1>", re.DOTALL)
+
+
+def split_action(action: str) -> tuple[str, str] | None:
+    """A projected action as ``(kind, content)``; None for ``""`` (no block), which the original
+    env answers with an empty observation.
+
+    >>> split_action("<search>who wrote hamlet</search>"), split_action("")
+    (('search', 'who wrote hamlet'), None)
+    """
+    m = _PROJECTED.fullmatch(action)
+    return (m.group(1), m.group(2)) if m else None
+
+
+def format_tool_output(contents: Sequence[str]) -> str:
+    r"""The original search tool's observation for retrieved passages (their corpus ``contents``):
+    ``<information>`` + the JSON object ``{"result": "Doc 1: <contents>\nDoc 2: ..."}`` (each
+    passage followed by a newline; ``json.dumps`` defaults, so non-ASCII is ``\uXXXX``) +
+    ``</information>``.
+
+    >>> print(format_tool_output(['"Hamlet"\nA play – 1600.']))
+    <information>{"result": "Doc 1: \"Hamlet\"\nA play \u2013 1600.\n"}</information>
+    """
+    result = "".join(f"Doc {i}: {text}\n" for i, text in enumerate(contents, 1))
+    return f"<information>{json.dumps({'result': result})}</information>"
 
 
 def case_task(inputs: Mapping[str, Any]) -> str:

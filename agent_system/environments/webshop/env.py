@@ -14,6 +14,14 @@
   ``task`` (instruction text), ``game_id``, ``action``; on Buy Now ``info.extra`` is a
   :class:`Purchase` (``task_score`` = the reward, ``reward_info`` = its parts, ``asin``,
   ``options``; also readable as ``info["task_score"]`` …).
+
+``style="original"`` plays WebShop as the original SkillRL's text env does, for its prompt
+style: every page but the search page starts with ``Instruction: [SEP] <task> [SEP]`` (see
+:meth:`ShopSession.observation`), the admissible actions are the original's list (``click[search]``
+included), output is projected with :func:`.original.project_action`, and every projected
+action is played, invalid or not (:func:`.original.parse_command`: a ``search[...]`` from any page,
+a click on a clickable of the page, anything else leaves the page unchanged). Rewards are
+unchanged; the product search is this package's engine in both styles.
 """
 
 from __future__ import annotations
@@ -25,6 +33,8 @@ from pathlib import Path
 from typing import Any
 
 from agent_system.environments.base import GameRef, Outcome, ParsedAction, TextEnv, task_index
+from agent_system.environments.original_style import check_env_style
+from agent_system.environments.webshop import original
 from agent_system.environments.webshop.catalog import Catalog, Goal, load_catalog
 from agent_system.environments.webshop.projection import SEARCH_PLACEHOLDER, project_action, split_command
 from agent_system.environments.webshop.reward import NounFn, spacy_nouns, webshop_reward
@@ -58,7 +68,10 @@ class WebShopEnv(TextEnv):
         goals: str = "synthetic",
         catalog: Catalog | None = None,
         nouns: NounFn = spacy_nouns,
+        style: str = "native",
     ) -> None:
+        self.original = check_env_style("webshop", style)
+        self.executes_invalid_actions = self.original
         self.catalog = catalog if catalog is not None else load_catalog(data_dir, goals)
         self.split = split
         self.indices = self.catalog.split_indices(split)
@@ -73,6 +86,8 @@ class WebShopEnv(TextEnv):
     def admissible_actions(self) -> list[str] | None:
         if self._session is None or self.finished:
             return []
+        if self.original:
+            return original.available_actions(self.available_actions())
         out = [SEARCH_PLACEHOLDER] if self._session.has_search_bar() else []
         out += [f"click[{c}]" for c in self._session.clickables(self.catalog) if c != "search"]
         return out
@@ -84,19 +99,29 @@ class WebShopEnv(TextEnv):
         self._session = ShopSession(goal=goal)
         self._purchase = None
         game = GameRef(task=goal["instruction_text"], task_type=goal["category"], game_id=str(index))
-        return self._session.observation(self.catalog), game
+        return self._page(), game
 
     def _project(self, text: str, admissible: list[str] | None) -> ParsedAction:
+        if self.original:
+            return original.project_action(text, admissible)
         return project_action(text, admissible)
 
     def _apply(self, action: str) -> Outcome:
         session = self.session
-        name, arg = split_command(action)
+        if self.original:
+            name, parsed_arg = original.parse_command(action)
+            arg = parsed_arg or ""
+            playable = (name == "search" and arg != "") or (
+                name == "click" and arg != "search" and arg in session.clickables(self.catalog))
+            if not playable:  # the original's text env leaves the page as it is
+                return Outcome(self._page())
+        else:
+            name, arg = split_command(action)
         if name == "search":
             session.search(arg, self.engine)
-            return Outcome(session.observation(self.catalog))
+            return Outcome(self._page())
         if not session.click(arg, self.catalog):
-            return Outcome(session.observation(self.catalog))
+            return Outcome(self._page())
         assert session.asin is not None
         result = webshop_reward(
             self.catalog.by_asin[session.asin],
@@ -109,10 +134,13 @@ class WebShopEnv(TextEnv):
         session.page = "done"
         self._purchase = Purchase(task_score=result.reward, reward_info=result.to_dict(), asin=session.asin,
                                   options=dict(session.options))
-        return Outcome(session.observation(self.catalog), float(result.reward), True, result.reward == 1.0)
+        return Outcome(self._page(), float(result.reward), True, result.reward == 1.0)
 
     def _invalid_observation(self, parsed: ParsedAction) -> str:
-        return f"Invalid action: {parsed.reason}. {self.session.observation(self.catalog)}"
+        return f"Invalid action: {parsed.reason}. {self._page()}"
+
+    def _page(self) -> str:
+        return self.session.observation(self.catalog, header=self.original)
 
     def _extra(self) -> Purchase | None:
         return self._purchase
@@ -148,7 +176,9 @@ class WebShopEnv(TextEnv):
         return self._rng.choices(self.indices, weights=weights, k=1)[0]
 
 
-def make(data_dir: str | Path | None = None, split: str = "test", goals: str = "synthetic") -> WebShopEnv:
+def make(
+    data_dir: str | Path | None = None, split: str = "test", goals: str = "synthetic", style: str = "native"
+) -> WebShopEnv:
     """``EnvSpec.make``: a :class:`WebShopEnv` over the catalogue of ``data_dir`` (``split`` None or
-    '' means ``test``)."""
-    return WebShopEnv(data_dir=data_dir, split=split or "test", goals=goals)
+    '' means ``test``; ``style``: ``native`` or ``original``, see the module docstring)."""
+    return WebShopEnv(data_dir=data_dir, split=split or "test", goals=goals, style=style)

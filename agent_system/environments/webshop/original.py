@@ -28,6 +28,7 @@ last 20 characters. The command syntax (``search[...]``/``click[...]``) is not c
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -175,6 +176,28 @@ def project_action(text: str, admissible_actions: Sequence[str] | None = None) -
     """
     del admissible_actions
     return project_tagged(text, TAIL_CHARS)
+
+
+_COMMAND = re.compile(r"(.+)\[(.+)\]")
+
+
+def parse_command(action: str) -> tuple[str, str | None]:
+    """How the original's text env reads a projected action: ``name[arg]`` (greedy, as its
+    ``parse_action``), the argument lower-cased; anything else is ``(action, None)``.
+
+    The env then searches for a non-empty ``search`` argument (from any page), clicks a
+    ``click`` argument that is a clickable of the page other than ``search``, and otherwise
+    leaves the page as it is.
+
+    >>> parse_command("click[< prev]"), parse_command("search[Red Socks]"), parse_command("buy it")
+    (('click', '< prev'), ('search', 'red socks'), ('buy it', None))
+    >>> parse_command("search[red [xl] socks]")  # greedy: the name takes up to the last '['
+    ('search[red ', 'xl] socks')
+    """
+    m = _COMMAND.match(action)
+    if m is None:
+        return action, None
+    return m.group(1), m.group(2).lower()
 
 
 def case_task(inputs: Mapping[str, Any]) -> str:

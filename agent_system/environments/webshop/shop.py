@@ -14,6 +14,10 @@ the instruction header is shown on the search page only, the prompt carries the 
   <text>``.
 - ``done``: ``Thank you for shopping with us! [SEP] Your score (min 0.0, max 1.0) [SEP] <r>``.
 
+With ``header=True`` (the original SkillRL's simple-text pages, as its prompt style expects them)
+every page but the search page and the done page starts with ``Instruction: [SEP] <instruction>
+[SEP]``, and a Reviews page without reviews shows nothing after ``< Prev``.
+
 Clickables are the lower-cased button texts, the lower-cased ASINs of the listed products and
 the option values (WebShop's ``get_available_actions``), in page order; the search page's
 ``search`` button is listed but cannot be clicked (as in WebShop). Navigation follows the
@@ -95,8 +99,14 @@ class ShopSession:
             return [BACK_TO_SEARCH.lower(), PREV_PAGE.lower()]
         return []
 
-    def observation(self, catalog: Catalog) -> str:
-        """The page as WebShop's simple text mode shows it."""
+    def observation(self, catalog: Catalog, *, header: bool = False) -> str:
+        """The page as WebShop's simple text mode shows it (``header``: see the module docstring)."""
+        text = self._page_text(catalog, header)
+        if header and self.page not in ("search", "done"):
+            return SEP.join(["Instruction:", self.goal["instruction_text"], text])
+        return text
+
+    def _page_text(self, catalog: Catalog, original: bool) -> str:
         if self.page == "search":
             return SEP.join(["WebShop", "Instruction:", self.goal["instruction_text"], "Search"])
         if self.page == "results":
@@ -120,7 +130,8 @@ class ShopSession:
             return _join(parts)
         if self.page == "sub":
             assert self.asin is not None
-            return _join([BACK_TO_SEARCH, PREV_PAGE, *_sub_page_texts(catalog.by_asin[self.asin], self.sub_page)])
+            texts = _sub_page_texts(catalog.by_asin[self.asin], self.sub_page, placeholder=not original)
+            return _join([BACK_TO_SEARCH, PREV_PAGE, *texts])
         return SEP.join(["Thank you for shopping with us!", "Your score (min 0.0, max 1.0)", f"{self.reward}"])
 
     # --- navigation ------------------------------------------------------------------------
@@ -172,7 +183,7 @@ def _join(parts: list[Any]) -> str:
     return SEP.join(str(p).strip() for p in parts if str(p).strip())
 
 
-def _sub_page_texts(product: dict[str, Any], sub_page: str | None) -> list[str]:
+def _sub_page_texts(product: dict[str, Any], sub_page: str | None, *, placeholder: bool = True) -> list[str]:
     if sub_page == "Description":
         return [product.get("Description", "")]
     if sub_page == "Features":
@@ -180,7 +191,7 @@ def _sub_page_texts(product: dict[str, Any], sub_page: str | None) -> list[str]:
         return list(bullets) if isinstance(bullets, list) else [str(bullets)]
     reviews = product.get("Reviews") or []
     if not reviews:
-        return ["No reviews found"]
+        return ["No reviews found"] if placeholder else []
     out: list[str] = []
     for r in reviews:
         out += [f'"{r.get("title", "")}"', str(r.get("score", r.get("stars", ""))), str(r.get("body", r.get("review", "")))]

@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from skillrl.agent.episode import Episode
 from skillrl.utils.metrics import success_by_task_type, success_metrics
 
 
-def rollout_metrics(episodes: Sequence[Episode], prefix: str = "train") -> dict[str, float]:
-    """Mean reward/success/turns/valid-action rate/response length of a batch of episodes."""
+def rollout_metrics(episodes: Sequence[Episode], prefix: str = "train", scoring: Any = None) -> dict[str, float]:
+    """Mean reward/success/turns/valid-action rate/response length of a batch of episodes (and
+    the mean score, ``<prefix>/score_mean``, when an ``EpisodeScoring`` is given)."""
     if not episodes:
         return {f"{prefix}/num_episodes": 0.0}
     steps = [s for ep in episodes for s in ep.steps]
     return {
         f"{prefix}/num_episodes": float(len(episodes)),
         f"{prefix}/reward_mean": sum(ep.reward for ep in episodes) / len(episodes),
+        **({f"{prefix}/score_mean": sum(scoring.score(ep) for ep in episodes) / len(episodes)} if scoring else {}),
         f"{prefix}/success_rate": sum(ep.won for ep in episodes) / len(episodes),
         f"{prefix}/turns_mean": sum(ep.num_turns for ep in episodes) / len(episodes),
         f"{prefix}/valid_action_rate": (sum(s.is_action_valid for s in steps) / len(steps)) if steps else 0.0,

@@ -22,7 +22,14 @@ def check_local_run(config: LocalTrainConfig) -> None:
             no export folder, or ``resume_from`` is not a checkpoint.
         skillrl.skills.SkillBankError: the bank file is not a valid bank (the message has the
             JSON path).
+        agent_system.environments.original_templates.OriginalRepoError: ``prompt_style=original``
+            and the original checkout or one of its templates is missing.
     """
+    if config.env.prompt_style != "native":
+        from agent_system.environments.base import get_env_spec
+        from skillrl.agent.style import build_prompt_style
+
+        build_prompt_style(get_env_spec(config.env.env_name), config.env.prompt_style, config.env.original_repo)
     skills = config.env.skills
     if skills is not None:
         from skillrl.skills.bank import SkillBank

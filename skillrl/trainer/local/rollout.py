@@ -12,6 +12,7 @@ from typing import Any
 from agent_system.environments.base import EnvSpec, TextEnv
 from skillrl.agent.episode import Episode
 from skillrl.agent.loop import EpisodeConfig, Policy, SkillSource, run_episode
+from skillrl.agent.style import PromptStyle
 
 log = logging.getLogger(__name__)
 
@@ -113,18 +114,21 @@ class _EpisodePolicy:
 
 
 async def _play(env: TextEnv, spec: EnvSpec, policy: Policy, seed: int, skills: SkillSource | None,
-                config: EpisodeConfig) -> Episode:
+                config: EpisodeConfig, style: PromptStyle | None) -> Episode:
     client = getattr(policy, "client", None)
     if client is None:
-        return await run_episode(env, spec, policy, seed=seed, skills=skills, config=config)
+        return await run_episode(env, spec, policy, seed=seed, skills=skills, config=config, style=style)
     tap = _AdmissibleTap(env)
     with client():  # registers in task-start order: the batch rows' order (see LocalHFPolicy)
-        return await run_episode(tap, spec, _EpisodePolicy(policy, tap), seed=seed, skills=skills, config=config)
+        return await run_episode(tap, spec, _EpisodePolicy(policy, tap), seed=seed, skills=skills, config=config,
+                                 style=style)
 
 
 def collect_episodes(policy: Policy, envs: Sequence[TextEnv], spec: EnvSpec, seeds: Sequence[int], *,
-                     skills: SkillSource | None = None, config: EpisodeConfig = EpisodeConfig()) -> list[Episode]:
-    """Play ``len(seeds)`` episodes concurrently (episode i on ``envs[i]`` with ``seeds[i]``).
+                     skills: SkillSource | None = None, config: EpisodeConfig = EpisodeConfig(),
+                     style: PromptStyle | None = None) -> list[Episode]:
+    """Play ``len(seeds)`` episodes concurrently (episode i on ``envs[i]`` with ``seeds[i]``) in
+    the prompt ``style`` (default: native).
 
     An episode whose env failed before its first step (in ``reset``, say) is dropped with a
     warning (the batch goes on); the result keeps the order of ``seeds`` among the survivors.
@@ -134,7 +138,8 @@ def collect_episodes(policy: Policy, envs: Sequence[TextEnv], spec: EnvSpec, see
 
     async def _all() -> list[Any]:
         return await asyncio.gather(
-            *(_play(envs[i], spec, policy, s, skills, config) for i, s in enumerate(seeds)), return_exceptions=True
+            *(_play(envs[i], spec, policy, s, skills, config, style) for i, s in enumerate(seeds)),
+            return_exceptions=True
         )
 
     out: list[Episode] = []

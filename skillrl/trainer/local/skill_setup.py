@@ -19,10 +19,10 @@ class SkillsSetup:
 
 
 def build_skills(env_name: str, *, skills_json_path: str | Path | None,
-                 retriever_kwargs: Mapping[str, Any]) -> SkillsSetup:
-    """Load the SkillBank and build a retriever (``skillrl.skills.build_retriever`` with
-    ``retriever_kwargs``) routing tasks with the env's taxonomy (``EnvSpec.taxonomy``);
-    ``None`` path -> skills off.
+                 retriever_kwargs: Mapping[str, Any], style: Any = None) -> SkillsSetup:
+    """Load the SkillBank and build the prompt style's skill source over it (native, the default:
+    ``skillrl.skills.build_retriever`` with ``retriever_kwargs``, routing tasks with the env's
+    taxonomy; original: the original's keyword routing and skill block); ``None`` path -> skills off.
 
     Raises:
         skillrl.skills.SkillBankError: the bank file is missing or invalid.
@@ -30,11 +30,12 @@ def build_skills(env_name: str, *, skills_json_path: str | Path | None,
     if not skills_json_path:
         return SkillsSetup()
     from agent_system.environments import get_env_spec
+    from skillrl.agent.style import build_prompt_style
     from skillrl.skills.bank import SkillBank
-    from skillrl.skills.retrieval import build_retriever
 
     bank = SkillBank.load(skills_json_path)
-    retriever = build_retriever(bank, taxonomy=get_env_spec(env_name).taxonomy, **retriever_kwargs)
+    style = style if style is not None else build_prompt_style(get_env_spec(env_name))
+    retriever = style.skill_source(bank, retriever_kwargs)
     return SkillsSetup(bank=bank, retriever=retriever, source_path=str(skills_json_path))
 
 

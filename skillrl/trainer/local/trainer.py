@@ -28,6 +28,8 @@ import torch
 
 from agent_system.environments.base import EnvSpec, get_env_spec
 from skillrl.agent.episode import Episode
+from skillrl.agent.original import warn_on_style_mismatch
+from skillrl.agent.style import build_prompt_style
 from skillrl.trainer.evolution import Evolution, EvolutionHook, build_evolution
 from skillrl.trainer.local import checkpoint as ckpt
 from skillrl.trainer.local import sft
@@ -152,6 +154,9 @@ class LocalRecipe:
         self.out_dir = Path(cfg.output_dir).expanduser()
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.spec: EnvSpec = get_env_spec(env.env_name)
+        self.style = build_prompt_style(self.spec, env.prompt_style, env.original_repo)
+        warn_on_style_mismatch(cfg.model_path, env.prompt_style, log)
+        self.scoring = env.scoring
         self.episode_cfg = env.episode
         self.group = env.rollout.n
         resume = self._resume_checkpoint()
@@ -161,7 +166,8 @@ class LocalRecipe:
         if resume is not None and bank_path is not None:
             bank_path = ckpt.restore_bank_files(resume, self.out_dir / ckpt.BANK_FILE) or bank_path
         self.skills: SkillsSetup = build_skills(env.env_name, skills_json_path=bank_path,
-                                                retriever_kwargs=env.skills_only_memory.retriever_kwargs())
+                                                retriever_kwargs=env.skills_only_memory.retriever_kwargs(),
+                                                style=self.style)
         self.train_pool = make_env_pool(self.spec, cfg.train_batch_size * self.group, env.factory_kwargs(env.train_split),
                                         cfg.num_env_workers)
 
@@ -248,7 +254,7 @@ class LocalRecipe:
                 examples = sample_format_examples(
                     self.train_pool.envs[0], self.spec, episodes=cfg.warmup_episodes, max_steps=self.episode_cfg.max_steps,
                     history_length=self.episode_cfg.history_length, rng=random.Random(env.seed + FORMAT_SAMPLER_SEED_OFFSET),
-                    skill_block=skill_block_fn(self.skills.retriever))
+                    skill_block=skill_block_fn(self.skills.retriever), style=self.style)
             except Exception as exc:  # these episodes only play the env: its failure ends the run
                 log.debug("warm-up sampling failed", exc_info=True)
                 raise EpisodesFailedError(f"the {self.spec.name} env failed while playing warm-up episodes: "
@@ -283,7 +289,7 @@ class LocalRecipe:
         try:
             got = collect(self.spec, teacher, make_env=lambda: self.spec.make(**env.factory_kwargs(env.train_split)),
                           seeds=range(first, first + cfg.warmup_episodes), episode=self.episode_cfg,
-                          skills=self.skills.retriever, bank=self.skills.bank, progress=cfg.progress)
+                          skills=self.skills.retriever, bank=self.skills.bank, progress=cfg.progress, style=self.style)
         except RuntimeError as exc:
             raise EpisodesFailedError(str(exc)) from exc
         log.info("cold start: teacher %s won %d/%d games (%.1fs), %d turns", teacher.name,
@@ -377,12 +383,12 @@ class LocalRecipe:
         task_seeds = [self.rng.tasks.randrange(2**31) for _ in range(cfg.train_batch_size)]
         seeds = [s for s in task_seeds for _ in range(self.group)]
         episodes = collect_episodes(self.policy, self.train_pool.envs, self.spec, seeds, skills=self.skills.retriever,
-                                    config=self.episode_cfg)
+                                    config=self.episode_cfg, style=self.style)
         _require_a_playable_episode(episodes, len(seeds), self.spec.name, f"training step {step}")
         t_rollout = time.perf_counter() - t0
-        advantages = episode_advantages([ep.reward for ep in episodes], [ep.seed for ep in episodes])
+        advantages = episode_advantages([self.scoring.score(ep) for ep in episodes], [ep.seed for ep in episodes])
         self.evolution.observe(episodes, step=step)
-        metrics = rollout_metrics(episodes, "train")
+        metrics = rollout_metrics(episodes, "train", self.scoring)
         metrics.update(report_metrics(episodes, token_counter(self.tokenizer), skill_block_fn(self.skills.retriever)))
         t1 = time.perf_counter()
         if episodes and has_signal(advantages):
@@ -415,12 +421,12 @@ class LocalRecipe:
                                           cfg.num_env_workers)
         seeds = [VAL_SEED_BASE + i for i in range(cfg.val_batch_size)]
         eps = collect_episodes(self.val_policy, self.val_pool.envs, self.spec, seeds, skills=self.skills.retriever,
-                               config=self.episode_cfg)
+                               config=self.episode_cfg, style=self.style)
         _require_a_playable_episode(eps, len(seeds), self.spec.name, "validation")
         by_type = success_by_task_type(ep.summary() for ep in eps)
         new_version = self.evolution.after_validation(step, eps)
         metrics = {**success_metrics(by_type, "val"),
-                   **{k: v for k, v in rollout_metrics(eps, "val").items() if k != "val/success_rate"}}
+                   **{k: v for k, v in rollout_metrics(eps, "val", self.scoring).items() if k != "val/success_rate"}}
         if new_version is not None:
             metrics["skills/bank_version"] = float(new_version)
         return Validation(metrics, by_type, eps)

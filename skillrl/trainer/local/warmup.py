@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import torch
 
 from agent_system.environments.base import EnvSpec, PromptContext, TextEnv
+from skillrl.agent.style import NativeStyle, PromptStyle
 
 log = logging.getLogger(__name__)
 
@@ -48,17 +49,20 @@ def needs_think(spec: EnvSpec, action: str, admissible: Sequence[str]) -> bool:
 
 def sample_format_examples(env: TextEnv, spec: EnvSpec, *, episodes: int, max_steps: int, history_length: int,
                            rng: random.Random, skill_block: Callable[[str, str], str] | None = None,
-                           seed_offset: int = 0) -> list[FormatExample]:
+                           seed_offset: int = 0, style: PromptStyle | None = None) -> list[FormatExample]:
     """Play ``episodes`` episodes with uniformly random admissible actions; one example per turn.
 
-    ``skill_block(task, task_type)`` supplies the rendered skills when skills are on, so that
-    warm-up prompts look like training prompts. Envs without admissible actions give no examples.
+    ``skill_block(task, task_type)`` supplies the rendered skills when skills are on, and the
+    prompts are built in the prompt ``style`` of the run (default: native), so that warm-up
+    prompts look like training prompts. Envs without admissible actions give no examples.
     """
+    style = style if style is not None else NativeStyle(spec)
     out: list[FormatExample] = []
     think: bool | None = None
     for i in range(episodes):
         obs, info = env.reset(seed=rng.randrange(2**31) + seed_offset)
-        task, task_type = str(info.get("task", "")), str(info.get("task_type", ""))
+        task = style.prompt_task(obs, str(info.get("task", "")))
+        task_type = str(info.get("task_type", ""))
         block = skill_block(task, task_type) if skill_block else ""
         history: list[tuple[str, str]] = []
         for turn in range(max_steps):
@@ -68,7 +72,7 @@ def sample_format_examples(env: TextEnv, spec: EnvSpec, *, episodes: int, max_st
             action = rng.choice(list(admissible))
             if think is None:
                 think = needs_think(spec, action, admissible)
-            prompt = spec.build_prompt(PromptContext(task=task, observation=obs, history=tuple(history),
+            prompt = style.build_prompt(PromptContext(task=task, observation=obs, history=tuple(history),
                                                      admissible_actions=tuple(admissible), skill_block=block,
                                                      turn=turn, history_length=history_length))
             out.append(FormatExample(prompt, format_target(action, bool(think))))
