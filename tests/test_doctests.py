@@ -13,6 +13,11 @@ MODULES = [
     "agent_system.environments.toy.env",
     "skillrl.trainer.local.policy",
     "skillrl.trainer.verl_agent_loop",
+    "skillrl.policies",
+    "skillrl.eval.records",
+    "skillrl.eval.tables",
+    "agent_system.environments.scripts",
+    "agent_system.environments.alfworld.policies",
 ]
 
 
