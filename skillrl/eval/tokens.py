@@ -42,6 +42,7 @@ def offline_counter() -> TokenCounter:
         return whitespace_counter()
     tokenizer = Tokenizer.from_file(str(path))
     tokenizer.no_truncation()
+    tokenizer.no_padding()
 
     def count(text: str) -> int:
         return len(tokenizer.encode(text, add_special_tokens=False).ids)
