@@ -151,10 +151,13 @@ class Played:
     """One finished episode as :func:`play` hands it over."""
 
     job: Job
+    """What was played."""
     episode: Episode
+    """The episode (``metadata``: policy, split, sample, and a perturbed policy's failure kind)."""
     skill_block: str
     """The skill block shown on every turn ('' without skills)."""
     wall_s: float
+    """Seconds the episode took."""
 
 
 def _env_pool(spec: EnvSpec, kwargs: dict[str, Any], count: int, workers: int) -> tuple[list[TextEnv], Callable[[], None]]:

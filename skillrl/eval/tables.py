@@ -31,6 +31,7 @@ class Column:
     """One column: its header and how to read its value (percent) from a summary."""
 
     name: str
+    """The header (``Pick``, ``Score``, ``NQ`` …)."""
     value: Callable[[Summary], float | None]
     """The value, or None when the run has no episode for it."""
 
@@ -40,6 +41,7 @@ class Layout:
     """A results table layout."""
 
     title: str
+    """The table's caption."""
     columns: Callable[[Summary], Sequence[Column]]
     """The columns for a run (fixed for ALFWorld and WebShop, the data sets played for Search)."""
 
@@ -126,8 +128,11 @@ class Comparison:
     """Runs of one env side by side."""
 
     env: str
+    """The env the runs played."""
     title: str
+    """The layout's caption."""
     columns: list[str]
+    """The union of the runs' columns, the closing one (All / Avg.) last."""
     rows: list[tuple[str, dict[str, float | None], int]]
     """``(label, values, episodes)`` per run."""
 
