@@ -208,12 +208,12 @@ LOOP = FailureKind(
 WRONG_OBJECT = FailureKind(
     name="wrong_object",
     scope="task",
-    title="Pick up only the goal object",
-    principle="Before taking anything, check that its name matches the object the goal asks for; leave look-alikes where they are.",
-    when_to_apply="An object is within reach during {a_task}.",
-    description="Picking up or handling an object that the goal does not ask for.",
-    why_it_happens="The agent grabs the first visible object instead of matching it against the goal.",
-    how_to_avoid="Match the object name against the goal text before the take action; if it does not match, keep searching.",
+    title="Take or buy only what the goal names",
+    principle="Before taking an object or buying a product, check that its name matches what the goal asks for; leave look-alikes where they are.",
+    when_to_apply="An object is within reach, or a product page is open, during {a_task}.",
+    description="Picking up, handling or buying something that the goal does not ask for.",
+    why_it_happens="The agent takes the first visible object or the first listed product instead of matching it against the goal.",
+    how_to_avoid="Match the name against the goal text before the take or buy action (compare the listed results); if it does not match, keep searching.",
 )
 SKIPPED_APPLIANCE = FailureKind(
     name="skipped_appliance",
@@ -328,8 +328,66 @@ def _detect_loop(traj: Trajectory) -> Finding | None:
     return None
 
 
+_RESULT_ASIN = re.compile(r"^(?=.*\d)[A-Z0-9]{10}$")
+#: a bought product whose title names fewer of the goal's product words than this is the wrong one
+WRONG_PRODUCT_MAX_OVERLAP = 0.2
+#: ... and so is one whose title matches the goal worse, by this much, than another listed result
+WRONG_PRODUCT_MARGIN = 0.1
+
+
+def _goal_product_words(task: str) -> set[str]:
+    """Content words of a shopping instruction's product phrase (before ``with``: the options and
+    price come after it)."""
+    head = re.split(r"\bwith\b|\band price\b", task.lower(), maxsplit=1)[0]
+    return set(content_words(head)) - {"find", "buy", "need", "want", "looking", "get"}
+
+
+def _item_title(observation: str) -> str | None:
+    """The product title of a WebShop item page (the element before ``Price:``)."""
+    parts = [p.strip() for p in observation.split("[SEP]")]
+    k = next((i for i, p in enumerate(parts) if p.lower().startswith("price:")), None)
+    return parts[k - 1] if k else None
+
+
+def _listed_results(observation: str) -> list[tuple[str, str]]:
+    """``(asin, title)`` of the products on a WebShop results page."""
+    parts = [p.strip() for p in observation.split("[SEP]")]
+    return [(p.lower(), parts[i + 1]) for i, p in enumerate(parts[:-1]) if _RESULT_ASIN.match(p)]
+
+
+def _wrong_purchase(traj: Trajectory, goal: set[str]) -> Finding | None:
+    """A WebShop purchase of a product whose title misses the goal's product words, or that a
+    listed result matched clearly better."""
+    acts = [_norm(a) for a in traj.actions]
+    for i, a in enumerate(acts):
+        if a != "click[buy now]" or i == 0:
+            continue
+        title = next((t for k in range(i - 1, -1, -1) if (t := _item_title(traj.steps[k].observation))), None)
+        opened = next((k for k in range(i - 1, -1, -1) if (m := _CLICK.match(acts[k])) and _ASIN.match(m.group(1))), None)
+        if title is None or opened is None:
+            return None
+
+        def overlap(text: str) -> float:
+            return len(goal & set(content_words(text))) / len(goal)
+
+        bought = overlap(title)
+        listed = next((_listed_results(traj.steps[k].observation) for k in range(opened - 1, -1, -1)
+                       if _listed_results(traj.steps[k].observation)), [])
+        asin = _CLICK.match(acts[opened]).group(1).strip()  # type: ignore[union-attr]
+        better = max((overlap(t) for x, t in listed if x != asin), default=0.0)
+        if bought < WRONG_PRODUCT_MAX_OVERLAP or better - bought >= WRONG_PRODUCT_MARGIN:
+            why = (f"a listed result matched the goal better ({better:.0%} vs {bought:.0%} of its words)"
+                   if better - bought >= WRONG_PRODUCT_MARGIN else f"its title names {bought:.0%} of the goal's words")
+            return Finding("wrong_object", i, traj.steps[i].action, "on the page of a product to buy",
+                           f"bought {title[:60]!r}: {why}")
+    return None
+
+
 @failure_detector(WRONG_OBJECT)
 def _detect_wrong_object(traj: Trajectory) -> Finding | None:
+    if any(_norm(a) == "click[buy now]" for a in traj.actions):
+        goal = _goal_product_words(traj.task)
+        return _wrong_purchase(traj, goal) if goal else None
     goal = set(content_words(traj.task))
     if not goal:
         return None
