@@ -149,6 +149,16 @@ def test_alfworld_loop_repeat_and_invalid():
     assert alf.InvalidAction(0).act(_view("take apple 1 from desk 1", adm)) == tagged("grab apple 1 from desk 1")
 
 
+def test_alfworld_expert_never_sends_the_hidden_help_command():
+    """alfworld's expert falls back on a random admissible command, ``help`` included; the env
+    rejects ``help`` without a game step, so the expert would ask for it on every turn after."""
+    adm = ["go to desk 1", "look"]
+    assert alf.Expert().act(_view("help", adm)) == tagged("look")
+    assert alf.Expert().act(_view("", adm)) == tagged("look")
+    assert alf.Expert().act(_view("go to desk 1", adm)) == tagged("go to desk 1")
+    assert alf.InvalidAction(0).act(_view("help", adm)) == tagged("please look")
+
+
 def test_alfworld_perturbed_draws_an_applicable_kind_from_the_seed():
     script = get_env_spec("alfworld").play.scripts[PERTURBED]
     kinds = {_first_kind(script, s, "pick_and_place") for s in range(40)}

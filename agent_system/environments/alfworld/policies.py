@@ -22,6 +22,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from agent_system.environments.alfworld.env import HIDDEN_COMMANDS
 from agent_system.environments.base import Script, TurnView, stateless_script
 from agent_system.environments.scripts import RandomAdmissible, episode_rng, perturbed_scripts, tagged
 
@@ -40,8 +41,15 @@ def kind_of(entity: str) -> str:
 
 
 def expert_command(view: TurnView) -> str:
-    """The hand-coded expert's next command (``look`` when it has none)."""
-    return str(view.info.get("expert_action") or "look")
+    """The hand-coded expert's next command (``look`` when it has none).
+
+    When its plan fails, alfworld's expert picks a random admissible command, ``help`` included;
+    the env hides ``help`` and rejects it without a game step, so the expert would ask for
+    ``help`` again on every turn to the end of the episode. ``look`` takes its place: a real step,
+    after which the expert plans again.
+    """
+    command = str(view.info.get("expert_action") or "look")
+    return "look" if command in HIDDEN_COMMANDS else command
 
 
 def goal_receptacle(task: str) -> str | None:
