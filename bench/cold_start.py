@@ -80,15 +80,32 @@ def run_variant(task: tuple[str, int, str, list[str]]) -> dict:
 
 
 def random_rows(seed: int) -> dict[str, float]:
-    """A uniformly random admissible policy on the main job's validation games."""
-    from agent_system.environments.household.play import play
+    """A uniformly random admissible policy on the main job's validation games (game ``k`` is
+    ``reset(VAL_SEED_BASE + k)`` of the validation split; the policy's RNG is seeded per game)."""
+    import random
+
+    from agent_system.environments.base import get_env_spec
     from skillrl.cli.train import resolve_config
     from skillrl.trainer.local.trainer import VAL_SEED_BASE
+    from skillrl.utils.metrics import success_by_task_type
 
     cfg = resolve_config([f"env.seed={seed}"], config_name="main_job")
-    got = play(policy="random", games=cfg.val_batch_size, split=cfg.env.val_split, seed=VAL_SEED_BASE,
-               max_steps=cfg.env.max_steps, progress=False)
-    return _rates(got["by_type"])
+    env = get_env_spec("household").make(split=cfg.env.val_split)
+    records = []
+    for k in range(cfg.val_batch_size):
+        game_seed = VAL_SEED_BASE + k
+        rng = random.Random(game_seed)
+        _, info = env.reset(seed=game_seed)
+        won = False
+        for _ in range(cfg.env.max_steps):
+            action = rng.choice(env.admissible_actions() or ["look"])
+            _, _, done, info = env.step(f"<think>explore</think><action>{action}</action>")
+            if done:
+                won = bool(info["won"])
+                break
+        records.append({"task_type": info["task_type"], "won": won})
+    env.close()
+    return _rates(success_by_task_type(records))
 
 
 def alfworld_row(task: tuple[int, str, int, int, list[str]]) -> dict:

@@ -1,7 +1,9 @@
 """WebShop speed and scripted-policy rewards on the 1k catalogue.
 
 Prints catalogue/index build times, search latency, reward latency, and the oracle / wrong /
-random results over GAMES test goals. Last line: ``BENCH webshop_step_ms=<oracle ms per step>``.
+random results over GAMES test goals, played through the eval play path (``skillrl eval``: the
+shared agent loop, prompts built every turn). Last line: ``BENCH webshop_step_ms=<oracle ms per
+turn>`` (wall time of a turn in the agent loop: prompt, projection, env step and reward).
 
     python bench/webshop_play.py [GAMES]
 """
@@ -12,9 +14,11 @@ import sys
 import time
 
 from agent_system.environments.webshop.catalog import build_catalog, load_catalog
-from agent_system.environments.webshop.play import play
+from agent_system.environments import get_env_spec
 from agent_system.environments.webshop.reward import spacy_nouns, webshop_reward
 from agent_system.environments.webshop.search import ProductSearch
+from skillrl.eval import PlaySettings, SkillSettings, evaluate
+from skillrl.policies import load_policy
 from skillrl.utils.paths import resolve_data_dir
 
 
@@ -36,13 +40,16 @@ def main(games: int = 200) -> None:
     for g in goals:
         webshop_reward(catalog.by_asin[g["asin"]], g, catalog.prices[g["asin"]], dict(g["goal_options"]))
     print(f"reward: {1000 * (time.perf_counter() - start) / len(goals):.2f} ms/purchase (spaCy cached per title)")
-    results = {}
+    spec = get_env_spec("webshop")
+    step_ms = {}
     for policy in ("oracle", "wrong", "random"):
-        r = play(policy=policy, games=games, progress=False)
-        results[policy] = r
-        print(f"{policy:>6}: games={r['games']} mean_reward={r['mean_reward']:.4f} won={r['won']} "
-              f"mean_steps={r['mean_steps']:.2f} mean_step_ms={r['mean_step_ms']:.2f} by_type={r['by_type']}")
-    print(f"BENCH webshop_step_ms={results['oracle']['mean_step_ms']:.3f}")
+        r = evaluate(spec, load_policy(spec, policy), PlaySettings(games=games, progress=False), SkillSettings())
+        s, eps = r["summary"], r["episodes"]
+        step_ms[policy] = 1000 * sum(e["wall_s"] for e in eps) / max(1, sum(e["turns"] for e in eps))
+        by_type = {t: [v["won"], v["total"]] for t, v in s["by_type"].items()}
+        print(f"{policy:>6}: games={s['episodes']} mean_reward={s['mean_reward']:.4f} won={s['won']} "
+              f"mean_turns={s['mean_turns']:.2f} ms_per_turn={step_ms[policy]:.2f} by_type={by_type}")
+    print(f"BENCH webshop_step_ms={step_ms['oracle']:.3f}")
 
 
 if __name__ == "__main__":

@@ -17,6 +17,11 @@ MODULES = [
     "skillrl.skills.config",
     "skillrl.trainer.config",
     "skillrl.cli.train",
+    "skillrl.policies",
+    "skillrl.eval.records",
+    "skillrl.eval.tables",
+    "agent_system.environments.scripts",
+    "agent_system.environments.alfworld.policies",
 ]
 
 

@@ -11,14 +11,22 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 #: folder -> module prefixes its code must never import
+#: the layers above the agent: policies (every way of acting) and evaluation (the play path)
+_ABOVE_AGENT = ("skillrl.policies", "skillrl.eval", "skillrl.cli")
+
 FORBIDDEN = {
-    "skillrl/skills": ("torch", "verl", "transformers", "agent_system", "skillrl.trainer", "skillrl.agent"),
-    "agent_system": ("verl", "torch", "transformers", "skillrl.trainer", "skillrl.skills", "skillrl.agent"),
-    "skillrl/agent": ("verl", "torch", "skillrl.trainer"),
-    "skillrl/distill": ("verl", "torch", "transformers", "agent_system", "skillrl.trainer", "skillrl.agent"),
-    "skillrl/utils": ("verl", "torch", "agent_system", "skillrl.skills", "skillrl.agent", "skillrl.trainer"),
+    "skillrl/skills": ("torch", "verl", "transformers", "agent_system", "skillrl.trainer", "skillrl.agent", *_ABOVE_AGENT),
+    "agent_system": ("verl", "torch", "transformers", "skillrl.trainer", "skillrl.skills", "skillrl.agent",
+                     "skillrl.distill", *_ABOVE_AGENT),
+    "skillrl/agent": ("verl", "torch", "skillrl.trainer", *_ABOVE_AGENT),
+    "skillrl/distill": ("verl", "torch", "transformers", "agent_system", "skillrl.trainer", "skillrl.agent", *_ABOVE_AGENT),
+    "skillrl/utils": ("verl", "torch", "agent_system", "skillrl.skills", "skillrl.agent", "skillrl.trainer", *_ABOVE_AGENT),
     # reports read the files a run wrote; they never load a model, an env or the trainers
-    "skillrl/report": ("verl", "torch", "transformers", "agent_system", "skillrl.trainer", "skillrl.agent"),
+    "skillrl/report": ("verl", "torch", "transformers", "agent_system", "skillrl.trainer", "skillrl.agent", *_ABOVE_AGENT),
+    # policies sit above the agent (model-backed ones reuse the local trainer's batching policy)
+    "skillrl/policies": ("verl", "skillrl.eval", "skillrl.cli"),
+    # evaluation plays policies through the agent loop; it never touches models itself
+    "skillrl/eval": ("verl", "torch", "transformers", "skillrl.cli"),
 }
 
 
@@ -62,3 +70,10 @@ def test_checker_sees_imports():
     assert "verl.trainer.ppo" in imported_modules(ROOT / "skillrl/trainer/_verl.py") or any(
         m.startswith("verl") for m in imported_modules(ROOT / "skillrl/trainer/_verl.py"))
     assert _violations("skillrl/trainer", ("verl",)) != []
+
+
+def test_model_policies_import_torch_only_when_used():
+    """The policy registry and the scripted policies load without torch (light installs, fast CLI)."""
+    light = ("torch", "transformers", "openai")
+    for path in ("skillrl/policies/__init__.py", "skillrl/policies/base.py", "skillrl/policies/scripted.py"):
+        assert not [m for m in imported_modules(ROOT / path) if any(m == b or m.startswith(b + ".") for b in light)]

@@ -239,6 +239,11 @@ class TextEnv(abc.ABC):
         """Valid actions in the current state, or None if the env has no closed action set."""
         return None
 
+    def num_games(self) -> int | None:
+        """How many distinct games ``reset(seed)`` cycles through (seeds ``0..n-1`` play each
+        once), or None when the games are unbounded (generated from the seed)."""
+        return None
+
     def close(self) -> None:
         """End any running episode and release resources. Safe to call twice."""
         self._over = True
@@ -325,33 +330,102 @@ def task_index(task: str | None, count: int, *, env: str, what: str) -> int | No
 ScriptedPolicy = Callable[[str, Mapping[str, Any], Sequence[str] | None], str]
 
 
-class PlayFn(Protocol):
-    """Plays games with a scripted policy and returns a JSON-safe summary (``skillrl env play``).
+@dataclass(frozen=True)
+class TurnView:
+    """What the env showed before one turn: the typed hook through which scripted policies read
+    the game (the agent loop hands it to policies that ask for it; it is never put into a prompt).
 
-    The summary holds at least ``games`` and ``by_type`` (``{task_type: [won, total]}``).
-    Arguments an env has no use for (``data``, ``workers``) are accepted and ignored.
+    Privileged facts a scripted policy needs (ALFWorld's ``expert_action``, WebShop's goal
+    product, Search's gold answers) travel in :attr:`info`'s ``extra``, so they reach the policy
+    from worker processes too.
     """
 
-    def __call__(self, *, policy: str, games: int, data_dir: str | None, split: str | None, data: str | None,
-                 workers: int, seed: int, progress: bool) -> dict[str, Any]: ...
+    observation: str
+    """The current observation."""
+    info: StepInfo
+    """The info of ``reset`` (turn 0) or of the last step."""
+    admissible_actions: tuple[str, ...] | None
+    """The valid actions now, None where the env has no closed action set."""
+    turn: int
+    """0-based index of the turn about to be played."""
+
+
+class Actor(Protocol):
+    """A scripted policy playing one episode (built per episode, so it may keep state).
+
+    ``act`` returns *raw model text* (e.g. ``<think>…</think><action>…</action>``), which the env
+    projects like any model output. A perturbed actor sets ``failure_kind`` (a name of the
+    heuristic distiller's failure kinds, e.g. ``wrong_object``) once it has chosen the failure it
+    injects; faithful actors leave it None.
+    """
+
+    failure_kind: str | None
+
+    def act(self, view: TurnView) -> str: ...
 
 
 @dataclass(frozen=True)
-class ScriptedPlay:
-    """An env's scripted runs (``skillrl env play <env>``)."""
+class Script:
+    """A scripted policy of an env (``expert``, ``oracle``, ``random``, ``perturbed`` …)."""
 
-    run: PlayFn
-    """Plays games with one of :attr:`policies`."""
-    policies: tuple[str, ...]
-    """Names of the scripted policies ``run`` accepts; the first is the default."""
+    make: Callable[[int], Actor]
+    """Builds the actor of one episode from a seed (the actor's own random choices: the same
+    seed on the same game plays the same way)."""
+    summary: str
+    """One line for ``skillrl env list`` and help texts."""
+    failure_kinds: tuple[str, ...] = ()
+    """The labelled failures the script may inject (empty for faithful scripts)."""
+
+
+def stateless_script(fn: ScriptedPolicy, summary: str) -> Script:
+    """A :class:`Script` from a stateless ``(observation, info, admissible) -> text`` policy."""
+
+    class _Stateless:
+        failure_kind: str | None = None
+
+        def act(self, view: TurnView) -> str:
+            return fn(view.observation, view.info, view.admissible_actions)
+
+    return Script(make=lambda seed: _Stateless(), summary=summary)
+
+
+#: ``(split, data_dir, data, overrides) -> factory kwargs`` of a run outside training
+PlaySetup = Callable[[str | None, str | None, str | None, Mapping[str, Any]], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Play:
+    """How an env is played outside training (``skillrl eval``, ``skillrl env play``,
+    ``skillrl distill --episodes-from``): its scripted policies and run defaults."""
+
+    scripts: Mapping[str, Script]
+    """Scripted policies by name; the first is the default (it should win: expert, oracle)."""
+    setup: PlaySetup
+    """Factory keyword arguments for a split, a data folder, a data file (``--data``) and the
+    user's overrides (``--env-arg KEY=VALUE``, merged last by the caller). Raises ``ValueError``
+    for an argument the env does not take."""
+    default_split: str | None = None
+    """Split played when none is named (``skillrl env play``)."""
+    eval_splits: tuple[str, ...] = ()
+    """Splits ``skillrl eval`` plays when none is named (ALFWorld: both eval splits)."""
+    train_split: str | None = None
+    """Split whose games feed the bank by default (``skillrl distill --episodes-from``): games no
+    evaluation plays, so skills never leak from the eval games."""
+    max_steps: int = 50
+    """Turn limit of an episode (the env's training setting)."""
+    history_length: int = 2
+    """Recent turns shown in each prompt (the env's training setting)."""
+    parallel: bool = False
+    """Whether env worker processes pay off (a slow simulator: ALFWorld); runs then start one
+    per core by default."""
 
     def __post_init__(self) -> None:
-        if not self.policies:
-            raise ValueError("ScriptedPlay needs at least one policy name")
+        if not self.scripts:
+            raise ValueError("Play needs at least one scripted policy")
 
     @property
-    def default_policy(self) -> str:
-        return self.policies[0]
+    def default_script(self) -> str:
+        return next(iter(self.scripts))
 
 
 @dataclass(frozen=True)
@@ -418,8 +492,9 @@ class EnvSpec:
     categories; Search reports the data source and routes skills by question kind."""
     contract: ContractCase | None = None
     """How the shared contract test drives this env (every registered env should have one)."""
-    play: ScriptedPlay | None = None
-    """Scripted runs (``skillrl env play``), where the env has them."""
+    play: Play | None = None
+    """Scripted policies and run defaults (``skillrl eval``, ``skillrl env play``), where the env
+    has them."""
     score: Callable[[str], dict[str, Any]] | None = None
     """``score(cases_path) -> {"rewards": [...]}``: reward of given outcomes without playing
     (``skillrl env score``), where the env has it."""

@@ -67,12 +67,16 @@ class Episode:
     truncated: bool = False
     """True when ``max_steps`` ran out before the env ended the episode."""
     error: str | None = None
-    """Set when the episode was aborted by an environment error (the batch goes on)."""
+    """Set when the episode was aborted by an environment error (the batch goes on), or by a
+    policy error where the caller asked for that (``run_episode(end_on_policy_error=True)``)."""
     history_cuts: int = 0
     """Turns whose prompt showed fewer history turns than asked, to stay within the policy's
     prompt budget."""
     prompt_overflows: int = 0
     """Turns whose prompt exceeded the budget even without history (the policy side cut it)."""
+    metadata: dict[str, Any] = field(default_factory=dict)
+    """Labels the caller attaches (JSON-safe): the policy that played, the failure kind a
+    perturbed policy injected (``failure_kind``), the eval split, the sample index …"""
 
     @property
     def num_turns(self) -> int:
@@ -106,6 +110,7 @@ class Episode:
             "history_cuts": self.history_cuts,
             "prompt_overflows": self.prompt_overflows,
             "actions": [s.action for s in self.steps],
+            "metadata": dict(self.metadata),
         }
 
     def to_json(self) -> str:

@@ -4,6 +4,12 @@ The loop is async so that many episodes share one batching policy: each turn awa
 ``policy.generate``; environment calls and skill retrieval run off the event loop
 (``asyncio.to_thread``), so a process-backed env handle really runs in parallel and a slow
 embedding encode never stalls the other episodes.
+
+Every way of acting is a policy of this loop. A model reads only the prompt
+(:class:`Policy`); a scripted policy (an expert, an oracle, a perturbed expert) also reads the
+env's state through a typed hook (:class:`ObservingPolicy`: the loop hands it a
+:class:`~agent_system.environments.base.TurnView` with the observation, the step info and the
+admissible actions), never through a loop of its own.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
-from agent_system.environments.base import EnvSpec, PromptContext, TextEnv
+from agent_system.environments.base import EnvSpec, PromptContext, StepInfo, TextEnv, TurnView
 from skillrl.agent.episode import Episode, Generation, Step
 from skillrl.agent.style import NativeStyle, PromptStyle
 from skillrl.utils.config import check_int
@@ -30,6 +36,21 @@ class Policy(Protocol):
     """Anything that turns a user prompt into a generation."""
 
     async def generate(self, prompt: str) -> Generation: ...
+
+
+@runtime_checkable
+class ObservingPolicy(Protocol):
+    """A policy that also reads the env's state each turn (scripted policies).
+
+    :func:`run_episode` calls ``act`` instead of ``generate`` when a policy has it. Such a policy
+    may keep per-episode state: give each concurrent episode its own instance.
+    """
+
+    async def act(self, prompt: str, view: TurnView) -> Generation: ...
+
+
+class PolicyError(Exception):
+    """The policy failed on a turn (an endpoint error, a timeout); ``__cause__`` is the original."""
 
 
 class RetrievedSkills(Protocol):
@@ -121,6 +142,7 @@ async def run_episode(
     config: EpisodeConfig = EpisodeConfig(),
     prompt_fits: Callable[[str], Awaitable[bool]] | None = None,
     style: PromptStyle | None = None,
+    end_on_policy_error: bool = False,
 ) -> Episode:
     """Play one episode of ``env`` with ``policy``.
 
@@ -130,8 +152,10 @@ async def run_episode(
 
     Environment exceptions (in ``reset``, ``admissible_actions`` or ``step``) do not propagate:
     the episode is returned with ``error`` set and the steps and reward earned so far (none when
-    ``reset`` failed), so one broken game never sinks a batch. Exceptions of the policy or of
-    the skill source do propagate.
+    ``reset`` failed), so one broken game never sinks a batch. Exceptions of the skill source
+    propagate; so do the policy's, unless ``end_on_policy_error`` is set: then a policy exception
+    ends the episode the same way (``error`` is ``"policy: <type>: <message>"``, the steps played
+    so far are kept), so an evaluation against a flaky endpoint goes on.
 
     ``prompt_fits`` (optional) says whether a prompt fits the policy's budget. A prompt that
     does not is rebuilt with fewer history turns, oldest dropped first, until it fits
@@ -140,6 +164,10 @@ async def run_episode(
 
     ``style`` (:mod:`skillrl.agent.style`; default: the env's native prompts) builds the prompts,
     names the task they show (and skills are retrieved for) and decides what the history keeps.
+
+    A policy with an ``act`` method (:class:`ObservingPolicy`) is called with the prompt and a
+    :class:`~agent_system.environments.base.TurnView` of the current turn; any other policy with
+    the prompt only.
     """
     style = style if style is not None else NativeStyle(spec)
     episode = Episode(env_name=spec.name, game_id="", task=task or "", task_type="", seed=seed)
@@ -158,6 +186,7 @@ async def run_episode(
             episode.bank_version = skills.bank_version
         history: list[tuple[str, str]] = []
         admissible: Sequence[str] | None = await _env_call("admissible_actions", env.admissible_actions)
+        observing = isinstance(policy, ObservingPolicy)
         for turn in range(config.max_steps):
             ctx = PromptContext(
                 task=prompt_task,
@@ -171,7 +200,16 @@ async def run_episode(
             prompt = style.build_prompt(ctx)
             if prompt_fits is not None and not await prompt_fits(prompt):
                 prompt = await _fit_history(style.build_prompt, ctx, prompt, prompt_fits, episode)
-            generation = await policy.generate(prompt)
+            try:
+                if observing:
+                    view = TurnView(obs, _as_step_info(info), ctx.admissible_actions, turn)
+                    generation = await policy.act(prompt, view)  # type: ignore[union-attr]
+                else:
+                    generation = await policy.generate(prompt)
+            except Exception as exc:
+                if not end_on_policy_error:
+                    raise
+                raise PolicyError(f"{type(exc).__name__}: {exc}") from exc
             next_obs, reward, done, info = await _env_call("step", env.step, generation.text)
             action = str(info.get("action", ""))
             episode.steps.append(
@@ -198,5 +236,19 @@ async def run_episode(
         log.warning("env %s game %r failed in %s after %d step(s): %s",
                     spec.name, episode.game_id, failure.stage, episode.num_turns, failure)
         episode.error = str(failure)
+    except PolicyError as failure:  # only with end_on_policy_error
+        log.warning("policy failed on env %s game %r after %d step(s): %s",
+                    spec.name, episode.game_id, episode.num_turns, failure)
+        episode.error = f"policy: {failure}"
     episode.truncated = not done and episode.error is None
     return episode
+
+
+def _as_step_info(info: Any) -> StepInfo:
+    """``info`` as a :class:`StepInfo` (envs outside the package may still return plain dicts)."""
+    if isinstance(info, StepInfo):
+        return info
+    get = info.get
+    return StepInfo(won=bool(get("won", False)), task_type=str(get("task_type", "")),
+                    is_action_valid=bool(get("is_action_valid", True)), task=str(get("task", "")),
+                    game_id=str(get("game_id", "")), action=str(get("action", "")))

@@ -1,6 +1,6 @@
 """The ``skillrl`` command line.
 
-Sub-commands live in sibling modules (``skills``, ``env``, ``retriever``, ``train``); each keeps
+Sub-commands live in sibling modules (``skills``, ``env``, ``eval``, ``retriever``, ``train``); each keeps
 heavy imports inside its commands so that ``skillrl --help`` stays fast. Shell completion:
 ``skillrl --install-completion``. Text from banks and data goes to rich only through
 :func:`skillrl.cli.common.plain` (never parsed as markup).
@@ -15,6 +15,7 @@ import typer
 
 from skillrl.cli import distill as distill_cli
 from skillrl.cli import env as env_cli
+from skillrl.cli import eval as eval_cli
 from skillrl.cli import report as report_cli
 from skillrl.cli import retriever as retriever_cli
 from skillrl.cli import sft as sft_cli
@@ -34,6 +35,7 @@ app.add_typer(env_cli.app, name="env")
 app.add_typer(retriever_cli.app, name="retriever")
 app.add_typer(distill_cli.app, name="distill")
 app.add_typer(sft_cli.app, name="sft")
+app.command("eval")(eval_cli.eval_command)
 app.command("train", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(
     train_cli.train
 )

@@ -1,8 +1,12 @@
 """``skillrl distill …``: the offline pipeline (episodes -> memories -> an initial skill bank).
 
 - ``skillrl distill memories --env E --episodes EPISODES.jsonl --output-path MEMORIES.json``
-- ``skillrl distill bank --env E (--memory-path MEMORIES.json | --episodes EPISODES.jsonl)
-  --output-path BANK.json``
+- ``skillrl distill bank --env E (--memory-path MEMORIES.json | --episodes EPISODES.jsonl |
+  --episodes-from expert,perturbed --games 20) --output-path BANK.json``
+
+``--episodes-from`` plays policies of the env through the eval play path (``skillrl eval``): its
+scripted ones (expert / oracle, random, perturbed: one labelled failure per episode) or a model
+(``hf:PATH``, ``ckpt:DIR``, ``openai:MODEL``), on ``--games`` games of the env's training split.
 
 ``--llm heuristic|openai|azure`` picks the distiller (``heuristic`` needs no key). Work is cached
 per trajectory / bank section under ``--cache-dir`` (default ``$SKILLRL_CACHE/distill``), so a
@@ -13,6 +17,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
@@ -55,52 +60,125 @@ def env_taxonomy(env_name: str) -> tuple[Callable[[str, Optional[str]], str], tu
     return (lambda task, hint: FALLBACK), ()
 
 
-#: ``--episodes-from`` sources: name -> ``(env_name, argument) -> trajectories``. Scripted and
-#: model policies (expert, oracle, perturbed, hf:PATH, openai:MODEL) plug in here once the env
-#: Policy interface is unified; today episodes come from JSONL files.
-def _file_source(env_name: str, arg: str) -> Iterator["Trajectory"]:
+@dataclass(frozen=True)
+class EpisodeRequest:
+    """What an episode source is asked for (``--episodes`` / ``--episodes-from`` and the play options)."""
+
+    env_name: str
+    arg: str
+    """The source's argument: a file path, or a policy name (``expert``, ``perturbed``, ``hf:PATH`` …)."""
+    games: int = 20
+    """Games to play (policy sources)."""
+    split: Optional[str] = None
+    """Split to play (None: the env's training split, ``EnvSpec.play.train_split``)."""
+    seed: int = 0
+    """Seed of the first game."""
+    data_dir: Optional[str] = None
+    """The env's data folder."""
+    progress: bool = True
+
+
+def _file_source(req: EpisodeRequest) -> Iterator["Trajectory"]:
     from skillrl.distill import read_episodes
 
-    return iter(read_episodes(arg, env_name=env_name))
+    return iter(read_episodes(req.arg, env_name=req.env_name))
 
 
-EPISODE_SOURCES: dict[str, Callable[[str, str], Iterator["Trajectory"]]] = {"file": _file_source}
+def _policy_source(req: EpisodeRequest) -> Iterator["Trajectory"]:
+    """Play ``req.games`` games with the policy ``req.arg`` through the eval play path (no skills)
+    and yield the episodes (a perturbed policy's failure kind is in ``extra["metadata"]``)."""
+    import logging
+
+    from skillrl.cli.eval import env_spec
+    from skillrl.distill import Trajectory
+    from skillrl.eval import PlayError, PlaySettings, play, plan
+    from skillrl.eval.play import auto_workers
+    from skillrl.policies import PolicyLoadError, load_policy
+    from skillrl.utils.paths import DataNotFoundError
+
+    spec = env_spec(req.env_name)
+    split = req.split or spec.play.train_split
+    if split is None:
+        logging.getLogger(__name__).warning(
+            "%s has no training split here: episodes come from %s (evaluation games)", spec.name,
+            spec.play.default_split or "its default games")
+    try:
+        loaded = load_policy(spec, req.arg)
+    except PolicyLoadError as exc:
+        raise fail(f"--episodes-from {req.arg}: {exc}") from None
+    episodes: list[Any] = []
+    try:
+        workers = min(auto_workers(spec, loaded), req.games)
+        settings = PlaySettings(splits=(split or "",), games=req.games, start=req.seed, data_dir=req.data_dir,
+                                workers=workers, concurrency=max(workers, loaded.concurrency, 1), progress=req.progress)
+        play(spec, loaded, plan(spec, settings), settings, on_episode=lambda item: episodes.append(item.episode))
+    except (PlayError, DataNotFoundError, FileNotFoundError, ValueError) as exc:
+        raise fail(f"--episodes-from {req.arg}: {exc}") from None
+    finally:
+        loaded.close()
+    failed = [e for e in episodes if e.error]
+    if failed:
+        typer.echo(f"--episodes-from {req.arg}: {len(failed)} of {len(episodes)} episodes failed "
+                   f"(e.g. {failed[0].error}); they are left out", err=True)
+    return iter(Trajectory.from_episode(e) for e in episodes if not e.error)
+
+
+#: ``--episodes`` / ``--episodes-from`` sources: name -> ``(EpisodeRequest) -> trajectories``.
+#: ``file`` reads an episode JSONL file (``skillrl eval`` writes them too); ``policy`` plays any
+#: policy of the env through the eval play path: its scripted ones (expert / oracle, random,
+#: wrong, perturbed, perturbed:KIND) or a model (hf:PATH, ckpt:DIR, openai:MODEL, azure:DEPLOYMENT).
+EPISODE_SOURCES: dict[str, Callable[[EpisodeRequest], Iterator["Trajectory"]]] = {
+    "file": _file_source,
+    "policy": _policy_source,
+}
 
 
 def _episode_specs(episodes: Sequence[Path], episodes_from: Optional[str]) -> list[tuple[str, str]]:
+    """``(source, argument)`` pairs: ``file:PATH`` or a ``.jsonl``/``.json`` path is a file, anything
+    else a policy name (checked against the env when played)."""
     specs = [("file", str(p)) for p in episodes]
     for part in (episodes_from or "").split(","):
         part = part.strip()
         if not part:
             continue
         name, _, arg = part.partition(":")
-        if name not in EPISODE_SOURCES and Path(part).suffix in (".jsonl", ".json"):
-            name, arg = "file", part
-        if name not in EPISODE_SOURCES:
-            known = ", ".join(sorted(EPISODE_SOURCES))
-            raise fail(
-                f"--episodes-from {part}: episode source {name!r} is not available yet (known: {known}); "
-                "playing episodes with expert/oracle/perturbed/model policies comes with the unified env Policy — "
-                "record episodes to a JSONL file and pass it with --episodes"
-            )
-        specs.append((name, arg))
+        if name == "file":
+            specs.append(("file", arg))
+        elif Path(part).suffix in (".jsonl", ".json"):
+            specs.append(("file", part))
+        else:
+            specs.append(("policy", part))
     if not specs:
-        raise fail("no episodes given: pass --episodes FILE.jsonl (or --episodes-from file:FILE.jsonl)")
+        raise fail("no episodes given: pass --episodes FILE.jsonl or --episodes-from POLICY[,POLICY…] "
+                   "(expert, oracle, random, perturbed, hf:PATH, ckpt:DIR, openai:MODEL, file:PATH)")
     return specs
 
 
-def _load_episodes(env_name: str, specs: Sequence[tuple[str, str]]) -> list["Trajectory"]:
+def _load_episodes(env_name: str, specs: Sequence[tuple[str, str]], play: "PlayOptions") -> list["Trajectory"]:
     from skillrl.distill import TrajectoryError
 
     out: list[Trajectory] = []
     for name, arg in specs:
+        req = EpisodeRequest(env_name=env_name, arg=arg, games=play.games, split=play.split, seed=play.seed,
+                             data_dir=play.data_dir, progress=play.progress)
         try:
-            out.extend(EPISODE_SOURCES[name](env_name, arg))
+            out.extend(EPISODE_SOURCES[name](req))
         except TrajectoryError as exc:
             raise fail(str(exc)) from None
     if not out:
-        raise fail("the episode files hold no episodes")
+        raise fail("the episode sources gave no episodes")
     return out
+
+
+@dataclass(frozen=True)
+class PlayOptions:
+    """How policy sources play (the ``--games/--split/--seed/--data-dir`` options)."""
+
+    games: int = 20
+    split: Optional[str] = None
+    seed: int = 0
+    data_dir: Optional[str] = None
+    progress: bool = True
 
 
 def _cache_dir(cache_dir: Optional[Path], no_cache: bool) -> Optional[Path]:
@@ -128,12 +206,14 @@ def _distiller(llm: str, model: Optional[str], base_url: Optional[str], api_vers
         raise fail(f"--llm {llm}: {exc}") from None
 
 
+EPISODES_FROM_HELP = ("Comma-separated episode sources: policies of the env that play --games games (expert, oracle, "
+                      "random, perturbed, perturbed:KIND, hf:PATH, ckpt:DIR, openai:MODEL) or file:PATH.")
 LLM_HELP = "Distiller: heuristic (no LLM), openai (OPENAI_API_KEY / OPENAI_BASE_URL), azure (AZURE_OPENAI_*)."
 
 
 def _memories_from(
     env: str, distiller: "Distiller", specs: Sequence[tuple[str, str]], cache: Optional[Path], keep_going: bool,
-    progress: bool,
+    progress: bool, play: PlayOptions = PlayOptions(),
 ) -> list[Any]:
     from skillrl.distill import JsonCache, LLMError, distill_memories
 
@@ -141,7 +221,7 @@ def _memories_from(
         classify, _ = env_taxonomy(env)
     except KeyError as exc:
         raise fail(str(exc)) from None
-    trajs = _load_episodes(env, specs)
+    trajs = _load_episodes(env, specs, play)
     try:
         run = distill_memories(trajs, distiller, cache=JsonCache(cache), classify=classify, keep_going=keep_going,
                                progress=progress)
@@ -159,7 +239,11 @@ def _memories_from(
 def memories(
     env: str = typer.Option(..., help="Environment: alfworld, webshop, search."),
     episodes: list[Path] = typer.Option([], "--episodes", help="Episode JSONL file (Episode records or summaries); repeatable."),
-    episodes_from: Optional[str] = typer.Option(None, help="Comma-separated sources: file:PATH (policies: later)."),
+    episodes_from: Optional[str] = typer.Option(None, help=EPISODES_FROM_HELP),
+    games: int = typer.Option(20, min=1, help="Games each policy of --episodes-from plays."),
+    split: Optional[str] = typer.Option(None, help="Split they play (default: the env's training split)."),
+    seed: int = typer.Option(0, help="Seed of the first game they play."),
+    data_dir: Optional[Path] = typer.Option(None, help="The env's data directory."),
     output_path: Path = typer.Option(..., help="Where to write the memories (JSON array, original format)."),
     llm: str = typer.Option("heuristic", help=LLM_HELP),
     model: Optional[str] = typer.Option(None, help="Model / Azure deployment name."),
@@ -180,7 +264,8 @@ def memories(
 
     specs = _episode_specs(episodes, episodes_from)
     d = _distiller(llm, model, base_url, api_version, timeout, max_retries, price_in, price_out, record_calls)
-    mems = _memories_from(env, d, specs, _cache_dir(cache_dir, no_cache), keep_going, progress)
+    play = PlayOptions(games, split, seed, str(data_dir) if data_dir else None, progress)
+    mems = _memories_from(env, d, specs, _cache_dir(cache_dir, no_cache), keep_going, progress, play)
     try:
         write_memories(output_path, mems)
     except OSError as exc:
@@ -194,7 +279,11 @@ def bank(
     env: str = typer.Option(..., help="Environment: alfworld, webshop, search."),
     memory_path: list[Path] = typer.Option([], "--memory-path", help="Memory file(s) in the original format; repeatable."),
     episodes: list[Path] = typer.Option([], "--episodes", help="Episode JSONL file(s): distilled into memories first."),
-    episodes_from: Optional[str] = typer.Option(None, help="Comma-separated sources: file:PATH (policies: later)."),
+    episodes_from: Optional[str] = typer.Option(None, help=EPISODES_FROM_HELP),
+    games: int = typer.Option(20, min=1, help="Games each policy of --episodes-from plays."),
+    split: Optional[str] = typer.Option(None, help="Split they play (default: the env's training split)."),
+    seed: int = typer.Option(0, help="Seed of the first game they play."),
+    data_dir: Optional[Path] = typer.Option(None, help="The env's data directory."),
     output_path: Path = typer.Option(..., help="Where to write the bank."),
     llm: str = typer.Option("heuristic", help=LLM_HELP),
     model: Optional[str] = typer.Option(None, help="Model / Azure deployment name."),
@@ -237,7 +326,8 @@ def bank(
         except MemoryFormatError as exc:
             raise fail(str(exc)) from None
     if episodes or episodes_from:
-        distilled = _memories_from(env, d, _episode_specs(episodes, episodes_from), cache, keep_going, progress)
+        play = PlayOptions(games, split, seed, str(data_dir) if data_dir else None, progress)
+        distilled = _memories_from(env, d, _episode_specs(episodes, episodes_from), cache, keep_going, progress, play)
         if save_memories is not None:
             write_memories(save_memories, distilled)
         mems.extend(distilled)

@@ -1,8 +1,8 @@
 """``skillrl env …``: list environments, play them with scripted policies, score outcomes.
 
 What each command offers comes from the environment registry: ``play`` takes the envs whose
-spec has scripted runs (``EnvSpec.play``) and their policy names, ``score`` the envs with a
-scorer (``EnvSpec.score``). Specs are imported only when a command needs them (an env's optional
+spec has scripted policies (``EnvSpec.play``) and their names (it is a thin view of ``skillrl
+eval``: the same play path), ``score`` the envs with a scorer (``EnvSpec.score``). Specs are imported only when a command needs them (an env's optional
 dependencies are not needed to run another env's command); shell completion lists the same
 choices.
 """
@@ -15,7 +15,7 @@ from typing import Any, Optional
 
 import typer
 
-from skillrl.cli.common import fail, print_json
+from skillrl.cli.common import fail, plain, print_json
 
 app = typer.Typer(help="List, play and score environments without training.", no_args_is_help=True)
 
@@ -78,7 +78,16 @@ def _complete_policy(ctx: typer.Context, incomplete: str) -> list[str]:
         play = get_env_spec(str(ctx.params.get("env") or "")).play
     except Exception:  # no env typed yet, or an unknown one: nothing to offer
         return []
-    return [p for p in (play.policies if play else ()) if p.startswith(incomplete)]
+    return [p for p in (play.scripts if play else ()) if p.startswith(incomplete)]
+
+
+def _policies_cell(names: list[str]) -> str:
+    """Scripted policy names, the ``perturbed:KIND`` ones folded into one entry."""
+    plain_names = [n for n in names if ":" not in n]
+    kinds = [n.split(":", 1)[1] for n in names if ":" in n]
+    if kinds:
+        plain_names.append(f"perturbed:{{{'|'.join(kinds)}}}")
+    return ", ".join(plain_names) or "-"
 
 
 @app.command("list")
@@ -96,7 +105,7 @@ def list_envs(as_json: bool = typer.Option(False, "--json", help="Print one JSON
         rows[name] = {
             "task_types": list(spec.task_types),
             "skill_categories": list(spec.taxonomy.categories) if spec.taxonomy else [],
-            "policies": list(spec.play.policies) if spec.play else [],
+            "policies": list(spec.play.scripts) if spec.play else [],
             "score": spec.score is not None,
         }
     if as_json:
@@ -113,7 +122,7 @@ def list_envs(as_json: bool = typer.Option(False, "--json", help="Print one JSON
         if "error" in row:
             table.add_row(name, escape(row["error"]), "", "")
             continue
-        table.add_row(name, ", ".join(row["task_types"]), ", ".join(row["policies"]) or "-", "yes" if row["score"] else "-")
+        table.add_row(name, ", ".join(row["task_types"]), _policies_cell(row["policies"]), "yes" if row["score"] else "-")
     Console().print(table)
 
 
@@ -121,52 +130,77 @@ def list_envs(as_json: bool = typer.Option(False, "--json", help="Print one JSON
 def play(
     env: str = typer.Argument(..., help="Environment with scripted runs (see: skillrl env list).", metavar="ENV",
                               autocompletion=_complete_playable, show_default=False),
-    policy: Optional[str] = typer.Option(None, help="Scripted policy; default: the environment's first "
-                                         "(see: skillrl env list).", autocompletion=_complete_policy),
+    policy: Optional[str] = typer.Option(None, help="Scripted policy (default: the environment's first, see: skillrl "
+                                         "env list) or a model: hf:PATH, ckpt:DIR, openai:MODEL.",
+                                         autocompletion=_complete_policy),
     games: int = typer.Option(10, min=1, help="Number of games to play."),
     split: Optional[str] = typer.Option(None, help="Data split (alfworld: train, valid_seen, valid_unseen)."),
     data: Optional[Path] = typer.Option(None, help="Data file (search: a QA jsonl/parquet)."),
     data_dir: Optional[Path] = typer.Option(None, help="Environment data directory."),
-    workers: int = typer.Option(0, min=0, help="Worker processes (0 = automatic)."),
+    workers: Optional[int] = typer.Option(None, min=0, help="Env worker processes (default: one per core for "
+                                          "alfworld, none otherwise)."),
     seed: int = typer.Option(0, help="Seed of the first game."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
-    """Play GAMES episodes of ENV with a scripted policy and report success by task type."""
-    from skillrl.utils.paths import DataNotFoundError
+    """Play GAMES episodes of ENV with a scripted policy and report success by task type.
 
-    scripted = _pick(env, _playable, "scripted runs").play
-    policy = policy or scripted.default_policy
-    if policy not in scripted.policies:
-        raise fail(f"unknown {env} policy {policy!r}; choose one of: {', '.join(scripted.policies)}")
+    A thin view of `skillrl eval` (same play path, no skills, nothing written): see it for
+    more policies, splits, skills and saved results.
+    """
+    from skillrl.cli.eval import env_spec, run_eval
+    from skillrl.eval import PlayError, PlaySettings, SkillSettings
+    from skillrl.eval.play import auto_workers
+    from skillrl.policies import PolicyLoadError, load_policy
+
+    spec = env_spec(env)
     try:
-        result = scripted.run(
-            policy=policy,
-            games=games,
-            data_dir=str(data_dir) if data_dir else None,
-            split=split,
-            data=str(data) if data else None,
-            workers=workers,
-            seed=seed,
-            progress=not as_json,
-        )
-    except (DataNotFoundError, ValueError, FileNotFoundError) as exc:
+        loaded = load_policy(spec, policy)
+    except PolicyLoadError as exc:
         raise fail(str(exc)) from None
+    n_workers = min(auto_workers(spec, loaded) if workers is None else workers, games)
+    try:
+        settings = PlaySettings(splits=(split or "",), games=games, start=seed, data=str(data) if data else None,
+                                data_dir=str(data_dir) if data_dir else None, workers=n_workers,
+                                concurrency=max(n_workers, loaded.concurrency, 1), progress=not as_json)
+    except PlayError as exc:
+        raise fail(str(exc)) from None
+    result = run_eval(spec, loaded, settings, SkillSettings(), None)
+    s, episodes = result["summary"], result["episodes"]
+    turns = sum(e["turns"] for e in episodes)
+    view = {
+        "env": spec.name,
+        "split": result["run"]["splits"][0],
+        "policy": loaded.name,
+        "games": s["episodes"],
+        "won": s["won"],
+        "success_rate": s["success_rate"],
+        "mean_reward": s["mean_reward"],
+        "by_type": {t: [v["won"], v["total"]] for t, v in s["by_type"].items()},
+        "mean_turns": s["mean_turns"],
+        "mean_turn_ms": 1000 * sum(e["wall_s"] for e in episodes) / turns if turns else 0.0,
+        "invalid_action_rate": s["invalid_action_rate"],
+        "errors": [e["error"] for e in episodes if e["error"]],
+        "failed_games": sorted(e["game_id"] for e in episodes if not e["won"]),
+        "wall_s": result["run"]["wall_s"],
+        "workers": n_workers,
+    }
+    if s.get("failure_kinds"):
+        view["failure_kinds"] = s["failure_kinds"]
     if as_json:
-        print_json(result)
+        print_json(view)
         return
     from rich.console import Console
     from rich.table import Table
 
     console = Console()
-    table = Table(title=f"{env} · policy={policy}")
+    table = Table(title=f"{env} · policy={loaded.name}")
     table.add_column("task type")
     table.add_column("won", justify="right")
     table.add_column("total", justify="right")
-    for task_type, (won, total) in sorted(result.get("by_type", {}).items()):
-        table.add_row(task_type, str(won), str(total))
+    for task_type, (won, total) in sorted(view["by_type"].items()):
+        table.add_row(plain(task_type), str(won), str(total))
     console.print(table)
-    rest = {k: v for k, v in result.items() if k != "by_type"}
-    console.print(rest)
+    console.print({k: v for k, v in view.items() if k != "by_type"})
 
 
 @app.command("score")

@@ -153,7 +153,7 @@ class Trajectory:
             game_id=str(getattr(ep, "game_id", "") or ""),
             seed=getattr(ep, "seed", None),
             hint="",
-            extra={},
+            extra={"metadata": dict(ep.metadata)} if getattr(ep, "metadata", None) else {},
         )
 
     @classmethod

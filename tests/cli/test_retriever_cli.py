@@ -122,7 +122,7 @@ def test_env_play_search(policy: str, reward: float, won: int) -> None:
     out = json.loads(result.stdout.strip().splitlines()[-1])
     assert out["games"] == 50 and out["mean_reward"] == reward and out["won"] == won
     assert out["by_type"] == {"bamboogle": [won, 50]}
-    assert out["mean_step_ms"] > 0 and out["errors"] == 0  # steps were played and timed
+    assert out["mean_turn_ms"] > 0 and out["errors"] == [] and out["mean_turns"] == 2.0  # searched, then answered
 
 
 def test_env_play_search_unknown_policy_exits_2() -> None:

@@ -125,8 +125,8 @@ def test_cli_memories_then_bank(episode_file, tmp_path):
 
 @pytest.mark.parametrize("args,message", [
     (["--episodes", "missing.jsonl"], "missing.jsonl: file not found"),
-    (["--episodes-from", "expert"], "episode source 'expert' is not available yet"),
-    (["--episodes-from", "openai:gpt-4o"], "episode source 'openai' is not available yet"),
+    (["--episodes-from", "oracle"], "unknown alfworld policy 'oracle'; choose one of: expert, random"),
+    (["--episodes-from", "openai:gpt-4o"], "--episodes-from openai:gpt-4o: openai:gpt-4o: OPENAI_API_KEY is not set"),
     ([], "no episodes given"),
     (["--episodes", "EP", "--llm", "openai"], "--llm openai: OPENAI_API_KEY is not set"),
     (["--episodes", "EP", "--llm", "claude"], "unknown distiller 'claude'"),

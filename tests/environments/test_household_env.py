@@ -12,7 +12,7 @@ from agent_system.environments import alfworld
 from agent_system.environments.alfworld import prompt as alfworld_prompt
 from agent_system.environments.base import INFO_KEYS, EpisodeFinishedError, PromptContext, get_env_spec
 from agent_system.environments.contract import check_env
-from agent_system.environments.household import SPEC, HouseholdEnv, contract_policy, make, play
+from agent_system.environments.household import SPEC, HouseholdEnv, contract_policy, make
 
 
 def _act(action: str) -> str:
@@ -110,20 +110,39 @@ def test_alfworld_skill_bank_serves_household_tasks_by_type():
         assert result.task_type == info["task_type"] and result.task_specific, info
 
 
-def test_play_expert_and_random():
-    r = play(policy="expert", games=60, split="valid_seen", progress=False)
-    assert r["won"] == 60 and r["success_rate"] == 1.0 and not r["failed_games"]
-    assert set(r["by_type"]) == set(alfworld.TASK_TYPES) and all(w == t for w, t in r["by_type"].values())
-    assert 3 <= min(r["mean_steps_by_type"].values()) and max(r["mean_steps_by_type"].values()) <= 10
-    search = play(policy="search", games=60, split="valid_seen", progress=False)
-    assert search["won"] == 60 and search["mean_steps"] >= r["mean_steps"]
-    rnd = play(policy="random", games=60, split="valid_seen", max_steps=10, progress=False)
-    assert rnd["games"] == 60 and rnd["won"] < 30 and rnd["max_steps"] == 10
-    again = play(policy="random", games=60, split="valid_seen", max_steps=10, progress=False)
-    timings = ("wall_s", "mean_step_ms", "mean_reset_ms")
-    assert {k: v for k, v in again.items() if k not in timings} == {k: v for k, v in rnd.items() if k not in timings}
-    with pytest.raises(ValueError, match="unknown household policy"):
-        play(policy="oracle", games=1)
+def _play(policy: str, games: int, split: str, max_steps: int | None = None) -> list:
+    """Episodes of a scripted policy through the project's play path (``skillrl eval``'s)."""
+    from skillrl.eval import PlaySettings, play, plan
+    from skillrl.policies import load_policy
+
+    settings = PlaySettings(splits=(split,), games=games, max_steps=max_steps, progress=False)
+    episodes: list = []
+    play(SPEC, load_policy(SPEC, policy), plan(SPEC, settings), settings, on_episode=lambda item: episodes.append(item.episode))
+    return episodes
+
+
+def test_scripted_policies_through_the_play_path():
+    expert = _play("expert", 60, "valid_seen")
+    assert len(expert) == 60 and all(ep.won for ep in expert) and not any(ep.error for ep in expert)
+    assert {ep.task_type for ep in expert} == set(alfworld.TASK_TYPES)
+    assert 3 <= min(ep.num_turns for ep in expert) and max(ep.num_turns for ep in expert) <= 10
+    search = _play("search", 60, "valid_seen")
+    assert all(ep.won for ep in search) and sum(ep.num_turns for ep in search) >= sum(ep.num_turns for ep in expert)
+    rnd = _play("random", 60, "valid_seen", max_steps=10)
+    assert len(rnd) == 60 and sum(ep.won for ep in rnd) < 30 and max(ep.num_turns for ep in rnd) <= 10
+    again = _play("random", 60, "valid_seen", max_steps=10)
+    assert [[s.action for s in ep.steps] for ep in again] == [[s.action for s in ep.steps] for ep in rnd]
+    perturbed = _play("perturbed", 12, "valid_seen")
+    assert not any(ep.won for ep in perturbed) and all(ep.metadata.get("failure_kind") for ep in perturbed)
+
+
+def test_eval_counts_the_evaluation_splits_and_refuses_all_on_train():
+    from skillrl.eval import PlaySettings, PlayError, plan
+
+    plans = plan(SPEC, PlaySettings(splits=("valid_seen", "valid_unseen"), games=None, progress=False))
+    assert [len(p.jobs) for p in plans] == [200, 200]
+    with pytest.raises(PlayError, match="generated from the seed"):
+        plan(SPEC, PlaySettings(splits=("train",), games=None, progress=False))
 
 
 def test_cli_play_household():
@@ -132,7 +151,7 @@ def test_cli_play_household():
     res = CliRunner().invoke(app, ["env", "play", "household", "--policy", "expert", "--games", "12",
                                    "--split", "valid_unseen", "--json"])
     assert res.exit_code == 0, res.output
-    out = json.loads(res.output)
-    assert out["env"] == "household" and out["won"] == 12
+    out = json.loads(res.stdout.strip().splitlines()[-1])
+    assert out["policy"] == "expert" and out["games"] == 12 and out["success_rate"] == 1.0
     res = CliRunner().invoke(app, ["env", "play", "household", "--split", "test", "--games", "1"])
     assert res.exit_code != 0 and "unknown household split" in res.output

@@ -98,17 +98,18 @@ class _Marker:
 
 
 class _Playing:
-    """A policy of the agent loop: ``act()`` gives the next action, every prompt is kept."""
+    """A policy of the agent loop (prompt only: no ``act``, so not an ObservingPolicy):
+    ``next_text()`` gives the next output, every prompt is kept."""
 
-    def __init__(self, act):
-        self.act = act
+    def __init__(self, next_text):
+        self.next_text = next_text
         self.prompts: list[str] = []
 
     async def generate(self, prompt: str):
         from skillrl.agent.episode import Generation
 
         self.prompts.append(prompt)
-        return Generation(text=self.act())
+        return Generation(text=self.next_text())
 
 
 def _play_real(env_name: str):

@@ -11,7 +11,7 @@ def test_registered_and_task_types():
     spec = get_env_spec("toy")
     assert spec is SPEC and spec.name == "toy"
     assert set(spec.task_types) == {"fruit", "paper", "tool"} == set(spec.taxonomy.categories)
-    assert spec.play is None and spec.score is None  # nothing to offer to `skillrl env play|score`
+    assert list(spec.play.scripts) == ["oracle", "random"] and spec.score is None  # env play/eval, no scoring
 
 
 def test_passes_shared_contract_and_the_oracle_wins():

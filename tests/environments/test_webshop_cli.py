@@ -81,7 +81,8 @@ def test_play_json_defaults_to_the_oracle():
     result = runner.invoke(app, ["env", "play", "webshop", "--games", "5", "--json"])  # no --policy: oracle
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout.strip().splitlines()[-1])
-    assert out["policy"] == "oracle" and out["games"] == 5 and out["mean_reward"] >= 0.8 and "mean_step_ms" in out
+    assert out["policy"] == "oracle" and out["games"] == 5 and out["mean_reward"] >= 0.8 and out["mean_turn_ms"] > 0
+    assert sum(t for _, t in out["by_type"].values()) == 5 and out["errors"] == [] and out["invalid_action_rate"] == 0.0
     result = runner.invoke(app, ["env", "play", "webshop", "--policy", "expert", "--games", "1", "--json"])
     assert result.exit_code == 2 and "unknown webshop policy 'expert'; choose one of: oracle, random, wrong" in result.output
 
@@ -89,7 +90,7 @@ def test_play_json_defaults_to_the_oracle():
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["play", "toy"], "environment 'toy' has no scripted runs; choose one of: alfworld, household, search, webshop"),
+        (["play", "toy", "--policy", "expert"], "unknown toy policy 'expert'; choose one of: oracle, random, hf:PATH"),
         (["play", "chess"], "unknown environment 'chess'"),
         (["score", "search", "--cases", "x.json"], "environment 'search' has no outcome scoring; choose one of: webshop"),
     ],
@@ -103,11 +104,12 @@ def test_env_list_and_completion():
     result = runner.invoke(app, ["env", "list", "--json"])
     assert result.exit_code == 0, result.output
     envs = json.loads(result.stdout)
-    assert envs["webshop"]["policies"] == ["oracle", "random", "wrong"] and envs["webshop"]["score"] is True
-    assert envs["toy"]["policies"] == [] and envs["search"]["skill_categories"][0] == "single_hop_fact"
+    assert envs["webshop"]["policies"][:4] == ["oracle", "random", "wrong", "perturbed"] and envs["webshop"]["score"] is True
+    assert "perturbed:premature_purchase" in envs["webshop"]["policies"]
+    assert envs["toy"]["policies"] == ["oracle", "random"] and envs["search"]["skill_categories"][0] == "single_hop_fact"
     from skillrl.cli import env as env_cli
 
-    assert env_cli._complete_playable("") == ["alfworld", "household", "search", "webshop"]
+    assert env_cli._complete_playable("") == ["alfworld", "household", "search", "toy", "webshop"]
     assert env_cli._complete_scorable("w") == ["webshop"]
 
 

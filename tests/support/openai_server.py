@@ -15,7 +15,8 @@ that reads the prompt), else ``default``:
 - :class:`Hang` — sleep, then reply (for client timeouts).
 
 Every request is kept in :attr:`FakeOpenAIServer.requests` (path, query, JSON body, and whether
-credentials were sent — never their values).
+credentials were sent — never their values); :attr:`FakeOpenAIServer.max_in_flight` is the most
+requests it was answering at once.
 
     with FakeOpenAIServer([Status(429, retry_after_ms=5), Reply('{"ok": true}')]) as srv:
         client = openai.OpenAI(api_key="x", base_url=srv.base_url)
@@ -88,6 +89,8 @@ class FakeOpenAIServer:
         self.responder = responder
         self.default = default
         self.requests: list[SeenRequest] = []
+        self.in_flight = 0
+        self.max_in_flight = 0
         self._lock = threading.Lock()
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -119,6 +122,16 @@ class FakeOpenAIServer:
             body = await request.json()
             creds = request.headers.get("authorization") or request.headers.get("api-key") or ""
             self.requests.append(SeenRequest(request.url.path, dict(request.query_params), body, bool(creds)))
+            with self._lock:
+                self.in_flight += 1
+                self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            try:
+                return await answer(body, creds)
+            finally:
+                with self._lock:
+                    self.in_flight -= 1
+
+        async def answer(body: dict[str, Any], creds: str) -> Any:
             action = self._next(body)
             if isinstance(action, Hang):
                 await asyncio.sleep(action.seconds)

@@ -265,6 +265,9 @@ class ALFWorldEnv(TextEnv):
                 return self._ids[candidate]
         raise ValueError(f"unknown ALFWorld game {task!r} (not a file and not a game id of split {self.split!r})")
 
+    def num_games(self) -> int:
+        return len(self.games)
+
     def admissible_actions(self) -> list[str] | None:
         if self._state is None:
             return None

@@ -24,7 +24,7 @@ from agent_system.environments.alfworld.projection import project_action
 from agent_system.environments.base import GameRef, Outcome, ParsedAction, TextEnv
 from agent_system.environments.household import expert
 from agent_system.environments.household.game import NOTHING_HAPPENS, Game, State, admissible, apply, intro, is_won
-from agent_system.environments.household.generate import game_by_id, game_for
+from agent_system.environments.household.generate import EVAL_SPLIT_SIZE, game_by_id, game_for
 from agent_system.environments.household.world import SPLITS
 
 NOT_ADMISSIBLE = "not an admissible command here"
@@ -85,6 +85,10 @@ class HouseholdEnv(TextEnv):
         return admissible(self._game, self._state)
 
     # -- TextEnv hooks -------------------------------------------------------------
+    def num_games(self) -> int | None:
+        """:data:`EVAL_SPLIT_SIZE` on the evaluation splits; None on ``train`` (any seed is a game)."""
+        return None if self.split == "train" else EVAL_SPLIT_SIZE
+
     def _start(self, seed: int | None, task: str | None) -> tuple[str, GameRef]:
         if task is not None:
             game = game_by_id(task)

@@ -19,8 +19,8 @@ not consumed, the episode may be retried), and the agent loop records the episod
 instead of scoring it as a loss.
 
 ``info.extra`` is a :class:`SearchProgress`: ``turn`` (turns used), ``em`` and ``f1`` (0.0 until
-an answer is given) and, once the episode is done, ``answer`` (the submitted answer, '' if none);
-also readable as ``info["em"]`` ….
+an answer is given), once the episode is done ``answer`` (the submitted answer, '' if none), and
+the question's ``golds`` (for scripted policies); also readable as ``info["em"]`` ….
 
 ``style="original"`` plays as the original SkillRL's Search env does, for its prompt style:
 output is projected with :func:`.original.project_action` and every projected action is played,
@@ -66,6 +66,8 @@ class SearchProgress:
     """Best token F1 of the submitted answer against the golds (0.0 until an answer is given)."""
     answer: str | None = None
     """Once the episode is done: the submitted answer ('' when none); None before."""
+    golds: tuple[str, ...] = ()
+    """The question's gold answers (for scripted policies: never shown to a model)."""
 
 
 class SearchEnv(TextEnv):
@@ -109,6 +111,9 @@ class SearchEnv(TextEnv):
         self._row: QARow | None = None
         self._em = self._f1 = 0.0
         self._answer = ""
+
+    def num_games(self) -> int:
+        return len(self.rows)
 
     def row_for(self, seed: int | None = None, task: str | None = None) -> QARow:
         """The row ``reset(seed, task)`` would play (``task`` = row index; wins over ``seed``).
@@ -161,7 +166,8 @@ class SearchEnv(TextEnv):
         return f"Invalid action: {parsed.reason}. {FORMAT_HINT}"
 
     def _extra(self) -> SearchProgress:
-        return SearchProgress(turn=self.turn, em=self._em, f1=self._f1, answer=self._answer if self.finished else None)
+        return SearchProgress(turn=self.turn, em=self._em, f1=self._f1, answer=self._answer if self.finished else None,
+                              golds=self._row.golds if self._row is not None else ())
 
     def _release(self) -> None:
         close = getattr(self.retriever, "close", None)

@@ -8,22 +8,35 @@ formula, quirks included: see :mod:`.reward`). Goals follow the original synthet
 type of an episode is the goal's category (beauty, electronics, fashion, garden, grocery;
 :mod:`.taxonomy`).
 
-``SPEC.play`` (scripted oracle/random/wrong runs) and ``SPEC.score`` (reward of given
-purchases) serve ``skillrl env play|score webshop``; ``SPEC.contract`` drives the shared
-contract test.
+``SPEC.play`` (scripted oracle/random/wrong/perturbed policies, :mod:`.policies`, and run
+defaults) serves ``skillrl eval`` and ``skillrl env play webshop``; ``SPEC.score`` (reward of given
+purchases, :mod:`.scoring`) serves ``skillrl env score webshop``; ``SPEC.contract`` drives the
+shared contract test.
 """
 
 from __future__ import annotations
 
-from agent_system.environments.base import ContractCase, EnvSpec, ScriptedPlay
+from collections.abc import Mapping
+from typing import Any
+
+from agent_system.environments.base import ContractCase, EnvSpec, Play
 from agent_system.environments.webshop.catalog import Catalog, load_catalog
-from agent_system.environments.webshop.env import Purchase, WebShopEnv, make
-from agent_system.environments.webshop.play import POLICIES, contract_policy, play, score
+from agent_system.environments.webshop.env import Purchase, ShopState, WebShopEnv, make
+from agent_system.environments.webshop.policies import SCRIPTS, contract_policy
+from agent_system.environments.webshop.scoring import score
 from agent_system.environments.webshop.projection import project_action
 from agent_system.environments.webshop.prompt import build_prompt
 from agent_system.environments.webshop.taxonomy import CATEGORIES, TAXONOMY
 
 TASK_TYPES = CATEGORIES
+
+
+def play_setup(split: str | None, data_dir: str | None, data: str | None, overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """Factory settings of a run outside training (see :class:`~agent_system.environments.base.Play`)."""
+    del overrides
+    if data:
+        raise ValueError("webshop reads no data file (--data); point --data-dir at the catalogue folder")
+    return {"data_dir": data_dir, "split": split or "test"}
 
 SPEC = EnvSpec(
     name="webshop",
@@ -33,7 +46,7 @@ SPEC = EnvSpec(
     taxonomy=TAXONOMY,
     task_types=TASK_TYPES,
     contract=ContractCase(contract_policy, max_steps=10),
-    play=ScriptedPlay(play, POLICIES),
+    play=Play(SCRIPTS, play_setup, default_split="test", eval_splits=("test",), train_split="train", max_steps=15, history_length=2),
     score=score,
 )
 
@@ -44,11 +57,11 @@ __all__ = [
     "TAXONOMY",
     "Catalog",
     "Purchase",
+    "ShopState",
     "WebShopEnv",
     "build_prompt",
     "load_catalog",
     "make",
-    "play",
     "project_action",
     "score",
 ]

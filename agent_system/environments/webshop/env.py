@@ -11,9 +11,11 @@
   search button. A ``search`` on a page without the search bar is invalid here (the reference
   text env would run it from any page, although it never lists it as available).
 - ``info``: ``won`` (reward == 1.0), ``task_type`` (the goal's ``category``), ``is_action_valid``,
-  ``task`` (instruction text), ``game_id``, ``action``; on Buy Now ``info.extra`` is a
-  :class:`Purchase` (``task_score`` = the reward, ``reward_info`` = its parts, ``asin``,
-  ``options``; also readable as ``info["task_score"]`` …).
+  ``task`` (instruction text), ``game_id``, ``action``; ``info.extra`` is a :class:`ShopState`
+  after every reset and step: the page, the open product and its selected options, the goal's
+  product, options and search phrases (for scripted policies: never shown to a model), and on
+  Buy Now the :class:`Purchase` (``task_score`` = the reward, ``reward_info`` = its parts,
+  ``asin``, ``options``).
 
 ``style="original"`` plays WebShop as the original SkillRL's text env does, for its prompt
 style: every page but the search page starts with ``Instruction: [SEP] <task> [SEP]`` (see
@@ -56,6 +58,27 @@ class Purchase:
     """The options selected when buying (option name -> value)."""
 
 
+@dataclass(frozen=True)
+class ShopState:
+    """WebShop's ``info.extra``, after every reset and step."""
+
+    page: str
+    """The page shown: ``search``, ``results``, ``item``, ``sub`` (Description/Features/Reviews)
+    or ``done``."""
+    product: str | None
+    """ASIN of the open product (item and sub pages), else None."""
+    selected: Mapping[str, str]
+    """Options selected on the open product (option name -> value)."""
+    goal_asin: str
+    """The goal's product (what an oracle buys)."""
+    goal_options: tuple[str, ...]
+    """The goal's option values (what an oracle selects before buying)."""
+    goal_queries: tuple[str, ...]
+    """Phrases that find the goal product: the instruction, the product name, its catalogue query."""
+    purchase: Purchase | None = None
+    """The purchase, on the Buy Now step (None before)."""
+
+
 class WebShopEnv(TextEnv):
     """One WebShop shopper (see the module docstring for the contract details)."""
 
@@ -82,6 +105,9 @@ class WebShopEnv(TextEnv):
         self._rng = random.Random()
         self._session: ShopSession | None = None
         self._purchase: Purchase | None = None
+
+    def num_games(self) -> int:
+        return len(self.indices)
 
     def admissible_actions(self) -> list[str] | None:
         if self._session is None or self.finished:
@@ -142,8 +168,17 @@ class WebShopEnv(TextEnv):
     def _page(self) -> str:
         return self.session.observation(self.catalog, header=self.original)
 
-    def _extra(self) -> Purchase | None:
-        return self._purchase
+    def _extra(self) -> ShopState | None:
+        if self._session is None:
+            return None
+        s, goal = self._session, self._session.goal
+        options = goal["goal_options"]
+        values = options.values() if isinstance(options, Mapping) else options
+        product = s.asin if s.page in ("item", "sub") else None
+        queries = (goal["instruction_text"], goal["name"], self.catalog.by_asin[goal["asin"]].get("query", ""))
+        return ShopState(page=s.page, product=product, selected=dict(s.options) if product else {},
+                         goal_asin=goal["asin"], goal_options=tuple(str(v) for v in values),
+                         goal_queries=tuple(q for q in queries if q and q.strip()), purchase=self._purchase)
 
     def _release(self) -> None:
         self._session = None
