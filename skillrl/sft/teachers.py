@@ -205,12 +205,19 @@ class _WebShopEpisode:
         self.oracle: Any = None
 
     async def answer(self, turn: TeacherTurn) -> str:
-        from agent_system.environments.webshop.play import OraclePolicy
+        import re
 
-        env = turn.env
+        from agent_system.environments.base import TurnView
+        from agent_system.environments.webshop.policies import Oracle, shop_state
+
+        view = TurnView(observation=turn.observation, info=turn.info, admissible_actions=turn.admissible,
+                        turn=turn.turn)
         if self.oracle is None:
-            self.oracle = OraclePolicy(env)
-        action = self.oracle.act(env)
+            self.oracle = Oracle(seed=0)
+        said = self.oracle.act(view)
+        m = re.search(r"<action>(.*?)</action>", said, re.S)
+        action = m.group(1).strip() if m else said
+        values = [str(v) for v in shop_state(view).goal_options]
         inner = action[action.index("[") + 1:-1] if "[" in action else action
         if action.startswith("search["):
             sub = Subgoal("find", "search for the product", "the task describes it")
@@ -220,7 +227,7 @@ class _WebShopEpisode:
             sub = Subgoal("find", "search again", "these results do not have it")
         elif action == "click[buy now]":
             sub = Subgoal("buy", "buy it", "every option the task asks for is selected")
-        elif inner in self.oracle.values:
+        elif inner in values:
             sub = Subgoal("select", f"select {inner}", "the task asks for it")
         else:
             sub = Subgoal("fetch", "open the matching product", "it fits the task")

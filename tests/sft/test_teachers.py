@@ -107,7 +107,8 @@ def test_webshop_oracle_targets(tmp_path):
     except DataNotFoundError:
         pytest.skip("no WebShop data")
     spec = get_env_spec("webshop")
-    got = collect(spec, build_teacher("oracle", spec), make_env=lambda: spec.make(split="test"), seeds=range(3),
+    got = collect(spec, build_teacher("oracle", spec, TeacherOptions(rationale="short")),
+                  make_env=lambda: spec.make(split="test"), seeds=range(3),
                   episode=EpisodeConfig(max_steps=15))
     assert got.examples and all(spec.project_action(ex.target, ex.admissible).valid for ex in got.examples)
     assert got.examples[0].target.startswith("<think>search for the product</think><action>search[")
@@ -139,12 +140,15 @@ def test_search_oracle_targets():
     from skillrl.utils.paths import DataNotFoundError, resolve_data_dir
 
     try:
-        resolve_data_dir("search")
+        data = resolve_data_dir("search")
     except DataNotFoundError:
         pytest.skip("no Search data")
+    corpus = data / "corpus" / "wiki18_sample_1k.jsonl"
+    if not corpus.is_file():
+        pytest.skip("no Search corpus")
     spec = get_env_spec("search")
     got = collect(spec, build_teacher("oracle", spec, TeacherOptions(rationale="short")),
-                  make_env=lambda: spec.make(), seeds=range(3), episode=EpisodeConfig(max_steps=4))
+                  make_env=lambda: spec.make(corpus=corpus), seeds=range(3), episode=EpisodeConfig(max_steps=4))
     assert got.examples and all(spec.project_action(ex.target, None).valid for ex in got.examples)
     answers = [ex for ex in got.examples if "<answer>" in ex.target]
     assert len(answers) == 3 and all(ex.target.startswith("<think>answer ") for ex in answers)
