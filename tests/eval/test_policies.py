@@ -153,6 +153,9 @@ def test_alfworld_expert_never_sends_the_hidden_help_command():
     """alfworld's expert falls back on a random admissible command, ``help`` included; the env
     rejects ``help`` without a game step, so the expert would ask for it on every turn after."""
     adm = ["go to desk 1", "look"]
+    expert = get_env_spec("alfworld").play.scripts["expert"].make(0)
+    assert expert.act(_view("help", adm)) == tagged("look")
+    assert expert.act(_view("go to desk 1", adm)) == tagged("go to desk 1")
     assert alf.Expert().act(_view("help", adm)) == tagged("look")
     assert alf.Expert().act(_view("", adm)) == tagged("look")
     assert alf.Expert().act(_view("go to desk 1", adm)) == tagged("go to desk 1")

@@ -122,11 +122,12 @@ def test_distill_bank_from_played_webshop_episodes(tmp_path):
 # --- the full figures (slow) -----------------------------------------------------------------------
 @pytest.mark.slow
 def test_expert_wins_272_of_274_eval_games_within_100_steps():
-    """The hand-coded expert wins 272 of the 274 eval games (valid_seen 139/140, valid_unseen 133/134)."""
+    """The hand-coded expert wins at least 272 of the 274 eval games (which games it loses varies
+    with its unseeded random fallback; since it sends ``look`` for ``help`` it can lose fewer)."""
     s = _summary("alfworld", "expert", splits=("valid_seen", "valid_unseen"), games=None, max_steps=100, workers=2,
                  concurrency=2)
     assert s["episodes"] == 274 and s["errors"] == 0
-    assert s["by_split"]["valid_seen"]["won"] == 139 and s["by_split"]["valid_unseen"]["won"] == 133
+    assert s["won"] >= 272 and s["by_split"]["valid_seen"]["total"] == 140 and s["by_split"]["valid_unseen"]["total"] == 134
 
 
 @pytest.mark.slow

@@ -48,7 +48,11 @@ def expert_command(view: TurnView) -> str:
     ``help`` again on every turn to the end of the episode. ``look`` takes its place: a real step,
     after which the expert plans again.
     """
-    command = str(view.info.get("expert_action") or "look")
+    return _sendable(view.info.get("expert_action"))
+
+
+def _sendable(command: Any) -> str:
+    command = str(command or "look")
     return "look" if command in HIDDEN_COMMANDS else command
 
 
@@ -211,8 +215,9 @@ def applicable(view: TurnView) -> Sequence[str]:
 
 
 def contract_policy(observation: str, info: Mapping[str, Any], admissible: Sequence[str] | None) -> str:
-    """The shared contract test's policy: the expert's next command, statelessly."""
-    return tagged(info.get("expert_action") or "look")
+    """The shared contract test's policy and the ``expert`` script: the expert's next command,
+    statelessly (``look`` for none or for ``help``, as :func:`expert_command`)."""
+    return tagged(_sendable(info.get("expert_action")))
 
 
 SCRIPTS: dict[str, Script] = {
