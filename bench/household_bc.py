@@ -60,23 +60,26 @@ def main() -> None:
     from agent_system.environments.base import get_env_spec
     from agent_system.environments.household import HouseholdEnv
     from skillrl.agent.loop import EpisodeConfig
-    from skillrl.trainer.local import components as C
+    import random
+
+    from skillrl.trainer.local.metrics import rollout_metrics
+    from skillrl.trainer.local.model import build_policy_model, encode_target_fn
     from skillrl.trainer.local.policy import LocalHFPolicy
     from skillrl.trainer.local.rollout import collect_episodes
-    from skillrl.trainer.local.warmup import supervised_warmup
+    from skillrl.trainer.local.warmup import example_texts, sample_format_examples, supervised_warmup
     from skillrl.utils.metrics import success_by_task_type
 
     torch.set_num_threads(args.threads)
     spec = get_env_spec("household")
     examples = teacher_examples(args.teacher, args.games)
     # the vocabulary as `skillrl train --local` builds it (random-action episodes) plus the teacher's
-    random_examples = C.sample_examples(HouseholdEnv("train"), spec, episodes=64, max_steps=12, history_length=2,
-                                        seed=0, skill_block=None)
-    pm = C.build_policy_model(None, device=torch.device("cpu"),
-                              vocab_texts=C.vocab_corpus(random_examples + examples), seed=0)
+    random_examples = sample_format_examples(HouseholdEnv("train"), spec, episodes=64, max_steps=12, history_length=2,
+                                             rng=random.Random(7919), skill_block=None)
+    pm = build_policy_model(None, device=torch.device("cpu"), vocab_texts=example_texts(random_examples + examples),
+                            seed=0)
     policy = LocalHFPolicy(pm.model, pm.tokenizer, max_new_tokens=16, temperature=0.0)
     t0 = time.perf_counter()
-    losses = supervised_warmup(pm.model, policy.encode_prompts, C.encode_target_fn(pm.tokenizer), examples,
+    losses = supervised_warmup(pm.model, policy.encode_prompts, encode_target_fn(pm.tokenizer), examples,
                                steps=args.steps, lr=1e-3, pad_id=pm.tokenizer.pad_token_id, seed=0, progress=True)
     print(f"teacher {args.teacher}: {len(examples)} turns from {args.games} games; {args.steps} steps in "
           f"{time.perf_counter() - t0:.0f}s, loss {losses[0]:.3f} -> {losses[-1]:.3f}")
@@ -88,7 +91,7 @@ def main() -> None:
         by_type = success_by_task_type(ep.summary() for ep in episodes)
         won = sum(w for w, _ in by_type.values())
         rate = won / len(episodes)
-        valid = C.rollout_metrics(episodes, "val")["val/valid_action_rate"]
+        valid = rollout_metrics(episodes, "val")["val/valid_action_rate"]
         per = ", ".join(f"{k} {w}/{t}" for k, (w, t) in by_type.items())
         print(f"{split}: {won}/{len(episodes)} won ({per}); valid actions {valid:.2f}")
     print(f"BENCH household_bc_unseen_success={rate:.3f}")

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import random
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -27,10 +28,11 @@ import torch
 
 from agent_system.environments.base import TextEnv, get_env_spec
 from skillrl.agent.loop import EpisodeConfig
-from skillrl.trainer.local import components as C
+from skillrl.trainer.local.model import build_policy_model, encode_target_fn
 from skillrl.trainer.local.policy import LocalHFPolicy
 from skillrl.trainer.local.rollout import collect_episodes, make_env_pool
-from skillrl.trainer.local.warmup import supervised_warmup
+from skillrl.trainer.local.skill_setup import build_skills, skill_block_fn
+from skillrl.trainer.local.warmup import example_texts, sample_format_examples, supervised_warmup
 
 TIMES: dict[str, float] = defaultdict(float)
 COUNTS: dict[str, int] = defaultdict(int)
@@ -91,13 +93,12 @@ def main() -> None:
     for locked in pool.envs:  # time inside the pool's lock: waiting for another env is not cost
         locked.env = TimedEnv(locked.env)  # type: ignore[attr-defined]
     envs = pool.envs
-    skills = C.build_skills(args.env, skills_json_path=args.skills, retrieval_mode="template", top_k=6,
-                            task_specific_top_k=None, max_skill_tokens=None, embedding_model_path=None)
-    examples = C.sample_examples(pool.envs[0].env.env, spec, episodes=2, max_steps=args.turns, history_length=2, seed=0,
-                                 skill_block=C.skill_block_fn(skills.retriever))
-    pm = C.build_policy_model(None, device=torch.device("cpu"), vocab_texts=C.vocab_corpus(examples))
+    skills = build_skills(args.env, skills_json_path=args.skills, retriever_kwargs={"mode": "template", "top_k": 6})
+    examples = sample_format_examples(pool.envs[0].env.env, spec, episodes=2, max_steps=args.turns, history_length=2,
+                                      rng=random.Random(0), skill_block=skill_block_fn(skills.retriever))
+    pm = build_policy_model(None, device=torch.device("cpu"), vocab_texts=example_texts(examples))
     policy = LocalHFPolicy(pm.model, pm.tokenizer, max_new_tokens=16, temperature=1.0)
-    supervised_warmup(pm.model, policy.encode_prompts, C.encode_target_fn(pm.tokenizer), examples,
+    supervised_warmup(pm.model, policy.encode_prompts, encode_target_fn(pm.tokenizer), examples,
                       steps=args.warmup, batch_size=8, pad_id=pm.tokenizer.pad_token_id)
     policy.generate_batch = timed("policy", policy.generate_batch)  # type: ignore[method-assign]
     seeds = [s for s in range(args.batch) for _ in range(args.group)]

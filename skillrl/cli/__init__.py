@@ -18,6 +18,7 @@ from skillrl.cli import env as env_cli
 from skillrl.cli import eval as eval_cli
 from skillrl.cli import report as report_cli
 from skillrl.cli import retriever as retriever_cli
+from skillrl.cli import sft as sft_cli
 from skillrl.cli import skills as skills_cli
 from skillrl.cli import train as train_cli
 from skillrl.cli.common import plain_help
@@ -33,6 +34,7 @@ app.add_typer(skills_cli.app, name="skills")
 app.add_typer(env_cli.app, name="env")
 app.add_typer(retriever_cli.app, name="retriever")
 app.add_typer(distill_cli.app, name="distill")
+app.add_typer(sft_cli.app, name="sft")
 app.command("eval")(eval_cli.eval_command)
 app.command("train", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(
     train_cli.train

@@ -39,13 +39,16 @@ def hydra_quote(value: str) -> str:
 
 
 def flag_overrides(*, env: str | None = None, steps: int | None = None, output_dir: str | None = None,
-                   skills: str | None = None, no_skills: bool = False, model: str | None = None) -> list[str]:
+                   skills: str | None = None, no_skills: bool = False, model: str | None = None,
+                   cold_start: str | None = None, resume: bool = False) -> list[str]:
     """The Hydra overrides the convenience flags stand for.
 
     >>> flag_overrides(env="webshop", steps=5, skills="b.json")
     ['env=webshop', 'total_training_steps=5', 'env.use_skills_only_memory=true', "env.skills_only_memory.skills_json_path='b.json'"]
     >>> flag_overrides(no_skills=True, model="/m")
     ["model_path='/m'", 'env.use_skills_only_memory=false']
+    >>> flag_overrides(cold_start="search", resume=True)
+    ["cold_start='search'", 'resume_from=auto']
     """
     out = []
     if env is not None:
@@ -60,6 +63,10 @@ def flag_overrides(*, env: str | None = None, steps: int | None = None, output_d
         out.append("env.use_skills_only_memory=false")
     elif skills is not None:
         out += ["env.use_skills_only_memory=true", f"env.skills_only_memory.skills_json_path={hydra_quote(skills)}"]
+    if cold_start is not None:
+        out.append(f"cold_start={hydra_quote(cold_start)}")
+    if resume:
+        out.append("resume_from=auto")
     return out
 
 
@@ -100,6 +107,11 @@ def train(
                               "tiny built-in policy)."),
     config: str = typer.Option(None, "--config", help="Config name in configs/ (default: main_job, or "
                                "local_quickstart with --env)."),
+    cold_start: str = typer.Option(None, "--cold-start", help="SFT before GRPO (cold_start=…): format (random "
+                                   "admissible actions), a teacher (expert, search, oracle, openai:MODEL), a folder "
+                                   "from `skillrl sft export`, or none."),
+    resume: bool = typer.Option(False, "--resume", help="Resume from the latest checkpoint under the output dir "
+                                "(resume_from=auto; resume_from=PATH names one)."),
     json_out: bool = typer.Option(False, "--json", help="Print the result as one JSON object."),
 ) -> None:
     """Train an agent with GRPO. Extra arguments are Hydra overrides, as for `python -m skillrl.main`
@@ -112,7 +124,7 @@ def train(
 
     try:  # every setting is checked before torch, the envs or the model are loaded
         cfg = resolve_config(list(ctx.args), config_name=config, env=env, steps=steps, output_dir=output_dir,
-                             skills=skills, no_skills=no_skills, model=model)
+                             skills=skills, no_skills=no_skills, model=model, cold_start=cold_start, resume=resume)
         check_local_run(cfg)
     except USER_ERRORS as exc:
         raise fail(str(exc)) from None
@@ -134,19 +146,36 @@ def train(
 
 
 def _print_result(result: Any) -> None:
+    cs = result.cold_start or {}
+    if result.resumed_from:
+        typer.echo(f"resumed from {result.resumed_from}")
+    if cs.get("steps"):
+        acc = cs.get("heldout_action_accuracy")
+        typer.echo(f"cold start ({cs.get('kind')}): {cs['steps']} SFT steps on {cs.get('examples')} turns, "
+                   f"loss {cs.get('loss_first', 0.0):.3f} -> {cs.get('loss_last', 0.0):.3f}"
+                   + (f", held-out exact-action accuracy {acc:.3f}" if acc is not None else ""))
     typer.echo(f"trained {result.steps} steps in {result.seconds:.1f}s; "
                f"train reward {(result.reward_history or [0.0])[0]:.3f} -> {(result.reward_history or [0.0])[-1]:.3f}")
-    typer.echo("validation success by task type:")
+    before = result.initial_success_by_type or {}
+    typer.echo("validation success by task type" + (" (before GRPO -> after):" if before else ":"))
     for task_type, (won, total) in sorted(result.success_by_type.items()):
-        typer.echo(f"  {task_type:<24} {won}/{total} ({won / total if total else 0.0:.2f})")
+        was = ""
+        if task_type in before:
+            w0, t0 = before[task_type]
+            was = f"{w0}/{t0} ({w0 / t0 if t0 else 0.0:.2f}) -> "
+        typer.echo(f"  {task_type:<24} {was}{won}/{total} ({won / total if total else 0.0:.2f})")
     overall = result.final_metrics.get("val/success_rate")
     if overall is not None:
-        typer.echo(f"  {'overall':<24} {overall:.3f}")
+        w0 = sum(w for w, _ in before.values())
+        t0 = sum(t for _, t in before.values())
+        typer.echo(f"  {'overall':<24} " + (f"{w0 / t0:.3f} -> " if t0 else "") + f"{overall:.3f}")
     typer.echo(f"skill ids injected: {', '.join(result.skill_ids) if result.skill_ids else '(skills off)'}")
     typer.echo(f"checkpoint: {result.checkpoint_dir}")
     if result.bank_path:
         typer.echo(f"skill bank: {result.bank_path} (version {result.bank_version})")
     typer.echo(f"metrics: {result.output_dir}/metrics.jsonl")
+    if result.data_path:
+        typer.echo(f"cold-start data: {result.data_path}/examples.jsonl")
     _write_report(result.output_dir)
 
 

@@ -43,7 +43,7 @@ from skillrl.report.model import (
     SkillUsage,
 )
 
-#: file names the trainers write into a checkpoint dir (``skillrl.trainer.local.components`` and
+#: file names the trainers write into a checkpoint dir (``skillrl.trainer.local.checkpoint`` and
 #: ``skillrl.trainer.verl_trainer``; a test checks they agree)
 BANK_FILE = "skill_bank.json"
 BANK_VERSION_FILE = "skill_bank_version.json"

@@ -131,6 +131,8 @@ _LAZY = {
     "reduce_metrics": ("verl.utils.metric", "reduce_metrics"),
     "make_iterator": ("verl.utils.tensordict_utils", "make_iterator"),
     "KVBatchMeta": ("transfer_queue", "KVBatchMeta"),
+    # experiment tracking (verl/utils/tracking.py): console, TensorBoard, W&B, MLflow, ...
+    "Tracking": ("verl.utils.tracking", "Tracking"),
 }
 
 

@@ -49,13 +49,13 @@ TRAIN_CASES = [
     ("batch-zero", ["train_batch_size=0"], ["train_batch_size", "0", "an integer >= 1"]),
     ("device", ["device=tpu"], ["device", "'tpu'", "auto, cpu, cuda"]),
     ("loggers-word", ["loggers=nope"], ["loggers", "'nope'", "a list"]),
-    ("loggers-unknown", ["loggers=[console,nope]"], ["loggers", "nope", "console, jsonl, tensorboard"]),
+    ("loggers-unknown", ["loggers=[console,nope]"], ["loggers", "nope", "jsonl, console, tensorboard"]),
     ("env-kwargs", ["env.env_kwargs=5"], ["env.env_kwargs", "5", "a mapping"]),
     ("env-kwargs-bare", ["env_kwargs=5"], ["unknown config key 'env_kwargs'", "env.env_kwargs"]),
     ("max-steps", ["env.max_steps=abc"], ["env.max_steps", "'abc'", "an integer"]),
     ("top-k", ["env.skills_only_memory.top_k=-3"], ["env.skills_only_memory.top_k", "-3", ">= 0"]),
     ("group", ["env.rollout.n=0"], ["env.rollout.n", "0", ">= 1"]),
-    ("env-flag", ["--env", "chess"], ["env", "'chess'", "alfworld, search, toy, webshop"]),
+    ("env-flag", ["--env", "chess"], ["env", "'chess'", "alfworld, household, search, toy, webshop"]),
     ("output-file", ["--output-dir", "{d}/a_file"], ["output_dir", "a_file", "is a file"]),
     ("output-under-file", ["--output-dir", "{d}/a_file/run"], ["output_dir", "a_file", "is a file"]),
     ("override-syntax", ["lr=[1"], ["cannot parse the override"]),
@@ -71,7 +71,7 @@ HYDRA_CASES = [
     ("skills-without-bank", ["env.use_skills_only_memory=true"], ["env.skills_only_memory.skills_json_path"]),
     ("bank-bad-json", ["env.use_skills_only_memory=true", "env.skills_only_memory.skills_json_path={d}/bad.json"],
      ["bad.json", "invalid JSON"]),
-    ("env-group", ["env=chess"], ["env", "'chess'", "alfworld, search, toy, webshop"]),
+    ("env-group", ["env=chess"], ["env", "'chess'", "alfworld, household, search, toy, webshop"]),
 ]
 
 
@@ -122,8 +122,9 @@ def test_an_alfworld_run_whose_games_all_fail_exits_nonzero(tmp_path):
             game.mkdir(parents=True)
             (game / "game.tw-pddl").write_text('{"broken": true}')
             (game / "traj_data.json").write_text("{}")
-    proc = subprocess.run([SKILLRL, "train", "--local", "--no-skills",
+    proc = subprocess.run([SKILLRL, "train", "--local", "--env", "alfworld", "--no-skills", "--cold-start", "format",
                            "--output-dir", str(tmp_path / "out"), f"env.data_dir={tmp_path / 'data'}",
+                           "env.train_split=valid_train", "env.val_split=valid_seen",
                            "num_env_workers=0", "progress=false", "loggers=[jsonl]"],
                           capture_output=True, text=True, cwd=str(tmp_path), env=_env(), timeout=600)
     assert proc.returncode == 1, proc.stderr[-3000:]

@@ -36,7 +36,7 @@ EVIL_TITLE = '<script>alert("x")</script><img src="http://example.com/x.png">'
 
 def write_bank_checkpoint(bank: SkillBank, folder: Path, step: int, *, with_state: bool = True,
                           skills_source: str | None = None, config: dict[str, Any] | None = None) -> Path:
-    """What ``skillrl.trainer.local.components.save_checkpoint`` writes about the bank (the model
+    """What ``skillrl.trainer.local.checkpoint.save_checkpoint`` writes about the bank (the model
     files are left out), plus ``trainer_state.json``."""
     folder.mkdir(parents=True, exist_ok=True)
     bank_file = folder / "skill_bank.json"

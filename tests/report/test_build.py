@@ -293,7 +293,7 @@ def test_file_names_match_the_trainers() -> None:
         if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant):
             consts.update({t.id: node.value.value for t in node.targets if isinstance(t, ast.Name)})
     assert (consts["BANK_FILE"], consts["BANK_VERSION_FILE"]) == (BANK_FILE, BANK_VERSION_FILE)
-    local = (root / "local" / "components.py").read_text()
+    local = (root / "local" / "checkpoint.py").read_text()
     assert f'"{BANK_FILE}"' in local and '"trainer_state.json"' in local
 
 

@@ -11,7 +11,9 @@ import torch
 
 from agent_system.environments.base import get_env_spec
 from skillrl.agent.loop import EpisodeConfig
-from skillrl.trainer.local import components as C
+from skillrl.trainer.local import checkpoint as ckpt
+from skillrl.trainer.local.model import build_policy_model
+from skillrl.trainer.local.ppo import batch_logprobs, ppo_update
 from skillrl.trainer.local.batch import build_turn_batch, episode_advantages, episodes_to_batch, response_logprobs
 from skillrl.trainer.local.config import LocalTrainConfig
 from skillrl.trainer.local.policy import LocalHFPolicy, cut_at_eos
@@ -20,6 +22,7 @@ from skillrl.trainer.local.tiny import build_tiny_model, build_word_tokenizer
 
 
 @pytest.mark.parametrize("name", ["skillrl.trainer.local.batch", "skillrl.trainer.local.policy",
+                                  "skillrl.trainer.local.constrained", "skillrl.trainer.local.ppo",
                                   "agent_system.environments.toy.projection", "agent_system.environments.toy.prompt",
                                   "agent_system.environments.toy.env"])
 def test_doctests(name):
@@ -31,8 +34,8 @@ def test_config_checks_name_the_field():
     from skillrl.trainer.config import EnvConfig
     from skillrl.utils.config import ConfigError
 
-    with pytest.raises(ConfigError, match=r"loggers: \['wandb'\] \(allowed: a list of console, jsonl, tensorboard\)"):
-        LocalTrainConfig(loggers=("wandb",))
+    with pytest.raises(ConfigError, match=r"loggers: \['neptune'\] \(allowed: a list of jsonl, console, tensorboard"):
+        LocalTrainConfig(loggers=("neptune",))
     with pytest.raises(ConfigError, match="skills_only_memory.skills_json_path"):
         LocalTrainConfig(env=EnvConfig(env_name="toy", use_skills_only_memory=True))
     with pytest.raises(ConfigError, match="device: 'tpu'"):
@@ -57,7 +60,7 @@ def test_tokenizer_roundtrip_tags_and_unknown_words():
 
 def test_policy_batches_concurrent_requests_and_logprobs_match_training_forward():
     model, tok = _tiny()
-    policy = LocalHFPolicy(model, tok, max_new_tokens=5, temperature=1.0)
+    policy = LocalHFPolicy(model, tok, max_new_tokens=5, temperature=0.7)
 
     async def run():
         async def one(p):
@@ -73,7 +76,7 @@ def test_policy_batches_concurrent_requests_and_logprobs_match_training_forward(
         assert tok.eos_token_id not in g.response_ids[:-1]  # nothing after EOS
     batch = build_turn_batch([g.prompt_ids for g in gens], [g.response_ids for g in gens], [0.0] * 6, tok.pad_token_id)
     with torch.no_grad():
-        lp = response_logprobs(model, batch, 1.0)
+        lp = response_logprobs(model, batch, 0.7)  # the sampling temperature, applied once
     for i, g in enumerate(gens):
         assert torch.allclose(lp[i, : len(g.logprobs)], torch.tensor(g.logprobs), atol=1e-4)
 
@@ -82,7 +85,7 @@ def test_policy_errors_reach_every_waiter():
     model, tok = _tiny()
     policy = LocalHFPolicy(model, tok, max_new_tokens=2)
 
-    def boom(prompts):
+    def boom(prompts, admissible=None):
         raise RuntimeError("generation failed")
 
     policy.generate_batch = boom
@@ -150,12 +153,12 @@ def test_rollout_drops_an_episode_whose_env_fails_in_reset(caplog):
 def test_ppo_update_moves_logprobs_toward_positive_advantage():
     model, tok = _tiny()
     batch = build_turn_batch([[3, 4], [3, 4]], [[5, 1], [6, 1]], [1.0, -1.0], tok.pad_token_id)
-    before = C.batch_logprobs(model, batch, temperature=1.0, micro_batch_size=8)
+    before = batch_logprobs(model, batch, temperature=1.0, micro_batch_size=8)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-2)
-    metrics = C.ppo_update(model, opt, batch, old_logprobs=before, ref_logprobs=None, epochs=3, mini_batches=1,
+    metrics = ppo_update(model, opt, batch, old_logprobs=before, ref_logprobs=None, epochs=3, mini_batches=1,
                            micro_batch_size=1, clip_ratio=0.2, kl_coef=0.0, grad_clip=1.0, temperature=1.0,
                            loss_agg_mode="token-mean", rollout_n=2, generator=torch.Generator().manual_seed(0))
-    after = C.batch_logprobs(model, batch, temperature=1.0, micro_batch_size=8)
+    after = batch_logprobs(model, batch, temperature=1.0, micro_batch_size=8)
     assert after[0, 0] > before[0, 0] and after[1, 0] < before[1, 0]
     assert math.isfinite(metrics["actor/pg_loss"])
     assert math.isfinite(metrics["actor/grad_norm"]) and metrics["actor/grad_norm"] > 0  # the update had a gradient
@@ -163,10 +166,54 @@ def test_ppo_update_moves_logprobs_toward_positive_advantage():
 
 def test_checkpoint_roundtrip_keeps_word_tokenizer(tmp_path):
     model, tok = _tiny()
-    path = C.save_checkpoint(tmp_path / "ck", model=model, tokenizer=tok, bank=None, state={"global_step": 3})
+    path = ckpt.save_checkpoint(tmp_path / "ck", model=model, tokenizer=tok, bank=None, state={"global_step": 3})
     assert json.loads((path / "trainer_state.json").read_text())["global_step"] == 3
-    pm = C.build_policy_model(str(path), device=torch.device("cpu"))
+    pm = build_policy_model(str(path), device=torch.device("cpu"))
     text = "hello <action>go to garden</action>"
     assert pm.tokenizer(text)["input_ids"] == tok(text)["input_ids"]
     with pytest.raises(FileNotFoundError):
-        C.build_policy_model("/nonexistent/model/dir", device=torch.device("cpu"))
+        build_policy_model("/nonexistent/model/dir", device=torch.device("cpu"))
+
+
+def test_batches_do_not_depend_on_timing():
+    """Episodes whose env steps take different (random) times get the same batches and the
+    same sampled tokens: the policy flushes when every live episode waits, in registration order."""
+    import random as _random
+    import time as _time
+
+    spec = get_env_spec("toy")
+    model, tok = _tiny(["You are in the hall take the key go to garden kitchen office garage"])
+
+    class Slow:
+        def __init__(self, env, rng):
+            self.env, self.rng = env, rng
+
+        def step(self, text):
+            _time.sleep(self.rng.random() * 0.02)
+            return self.env.step(text)
+
+        def __getattr__(self, name):
+            return getattr(self.env, name)
+
+    def run(delay_seed):
+        pool = make_env_pool(spec, 6, {})
+        rng = _random.Random(delay_seed)
+        policy = LocalHFPolicy(model, tok, max_new_tokens=4, temperature=1.0, max_batch_size=4)
+        calls = []
+        real = policy.generate_batch
+
+        def spy(prompts, admissible=None):
+            calls.append(len(prompts))
+            return real(prompts, admissible)
+
+        policy.generate_batch = spy
+        torch.manual_seed(0)
+        eps = collect_episodes(policy, [Slow(e, rng) for e in pool.envs], spec, [1, 1, 2, 2, 3, 3],
+                               config=EpisodeConfig(max_steps=2))
+        pool.close()
+        return [[s.generation.text for s in ep.steps] for ep in eps], calls
+
+    texts_a, calls_a = run(1)
+    texts_b, calls_b = run(2)
+    assert texts_a == texts_b
+    assert calls_a == calls_b and calls_a[:2] == [4, 2]  # 6 waiting episodes, cut into batches of 4

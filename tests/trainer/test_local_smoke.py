@@ -24,6 +24,12 @@ def _toy(**kw) -> EnvConfig:
     return dataclasses.replace(toy_env(), rollout=RolloutConfig(n=2), **kw)
 
 
+def _rl_rows(path):
+    """The metric rows of RL steps (cold-start rows carry ``sft/step``)."""
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    return [r for r in rows if "sft/step" not in r]
+
+
 def _tiny_run(tmp_path, **kw):
     base = dict(env=_toy(), train_batch_size=2, total_training_steps=2, warmup_steps=5,
                 warmup_episodes=8, val_batch_size=4, output_dir=str(tmp_path / "out"), progress=False,
@@ -60,7 +66,7 @@ def test_toy_run_with_skills_writes_checkpoint_bank_and_metrics(tmp_path):
     assert json.loads((ck / "skill_bank.json").read_text())["general_skills"][0]["skill_id"] == "gen_1"
     assert result.bank_path == str(ck / "skill_bank.json")
     assert "gen_1" in result.skill_ids
-    rows = [json.loads(line) for line in (tmp_path / "out" / "metrics.jsonl").read_text().splitlines()]
+    rows = _rl_rows(tmp_path / "out" / "metrics.jsonl")
     assert [r["step"] for r in rows if "train/reward_mean" in r] == [1, 2]
     assert any("val/success_rate" in r for r in rows)
     assert list((tmp_path / "out" / "tensorboard").iterdir())
@@ -71,7 +77,7 @@ def test_toy_run_with_skills_writes_checkpoint_bank_and_metrics(tmp_path):
 
 def test_all_zero_advantages_skip_the_update(tmp_path):
     result = _tiny_run(tmp_path, max_new_tokens=1, warmup_steps=0, total_training_steps=1)  # 1 token: never valid
-    rows = [json.loads(line) for line in (tmp_path / "out" / "metrics.jsonl").read_text().splitlines()]
+    rows = _rl_rows(tmp_path / "out" / "metrics.jsonl")
     assert rows[0]["train/reward_mean"] == 0.0 and rows[0]["actor/update_skipped"] == 1.0
     assert result.reward_history == [0.0]
 
@@ -105,7 +111,7 @@ def test_alfworld_smoke(tmp_path):
     if bank.is_file():
         assert (ck / "skill_bank.json").is_file() and result.bank_version is not None
         assert result.skill_ids
-    rows = [json.loads(line) for line in (tmp_path / "alf" / "metrics.jsonl").read_text().splitlines()]
+    rows = _rl_rows(tmp_path / "alf" / "metrics.jsonl")
     assert rows[0]["train/num_episodes"] == 4.0 and 1 <= rows[0]["train/turns_mean"] <= 3
     assert set(result.success_by_type) <= set(__import__("agent_system.environments.alfworld", fromlist=["x"]).TASK_TYPES)
 
@@ -141,9 +147,10 @@ def test_the_flags_are_overrides_on_the_main_job_or_the_quick_start(tmp_path):
     from skillrl.cli.train import resolve_config
 
     job = resolve_config([])
-    assert job.env.env_name == "alfworld" and job.env.skills is not None
+    assert job.env.env_name == "household" and job.env.skills is not None
     assert job.env.skills.skills_json_path.endswith("memory_data/alfworld/skills.json")
-    assert job.val_before_train and job.total_training_steps == 3
+    assert job.val_before_train and job.total_training_steps == 8 and job.cold_start == "search"
+    assert resolve_config([], cold_start="expert").cold_start == "expert"
     # overrides win over the job's values; --no-skills switches the bank off
     cfg = resolve_config(["train_batch_size=2", "env.val_split=valid_unseen"], no_skills=True)
     assert cfg.train_batch_size == 2 and cfg.env.val_split == "valid_unseen" and cfg.env.skills is None

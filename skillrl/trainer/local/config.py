@@ -16,9 +16,14 @@ import re
 from dataclasses import dataclass, field, fields
 
 from skillrl.trainer.config import EnvConfig
+from skillrl.trainer.local.tracking import LOGGERS
 from skillrl.utils.config import check_choice, check_int, check_number, require
 
-LOGGERS = ("console", "jsonl", "tensorboard")
+#: the cold start that needs no teacher (random admissible actions: the output format only)
+FORMAT_COLD_START = "format"
+#: no cold start at all
+NO_COLD_START = "none"
+RATIONALE_STYLES = ("short", "full")
 #: verl's loss aggregation modes (``verl.trainer.ppo.core_algos.agg_loss``)
 LOSS_AGG_MODES = ("token-mean", "seq-mean-token-sum", "seq-mean-token-mean", "seq-mean-token-sum-norm")
 _DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
@@ -55,14 +60,43 @@ class LocalTrainConfig:
     """Generation budget per turn (tokens)."""
     temperature: float = 1.0
     """Sampling temperature for training rollouts."""
-    warmup_steps: int | None = None
-    """Supervised format warm-up steps on uniformly random admissible actions before RL
-    (teaches only the ``<action>…</action>`` format). None: 300 for the tiny policy, 0 for a
-    checkpoint."""
-    warmup_episodes: int = 64
-    """Random-action episodes sampled for the warm-up data and the tiny tokenizer's vocabulary."""
+    model_hidden_size: int = 128
+    """Width of the tiny policy (``model_path=null``)."""
+    model_num_layers: int = 2
+    """Depth of the tiny policy."""
+    model_num_heads: int = 4
+    """Attention heads of the tiny policy (must divide ``model_hidden_size``)."""
     max_prompt_tokens: int | None = None
     """Prompts longer than this keep their last tokens (None: no limit)."""
+    constrained_actions: bool = False
+    """Constrain the text inside ``<action>…</action>`` to the turn's admissible actions (a token
+    trie in generation; every action is valid, learning is about which one). An option for small
+    local policies (the main job turns it on); off by default, and best left off for real
+    checkpoints."""
+
+    # --- cold start (SFT before GRPO) --------------------------------------------------
+    cold_start: str = FORMAT_COLD_START
+    """What the policy learns before RL: ``format`` (uniformly random admissible actions: the
+    output format only), a teacher that plays the env now (``expert``, ``search``, ``oracle``,
+    ``openai:MODEL``; see ``skillrl.sft.teachers``), a folder written by ``skillrl sft export``,
+    or ``none``."""
+    warmup_steps: int | None = None
+    """Cold-start SFT steps. None: ``format`` 300 for the tiny policy and 0 for a checkpoint;
+    a teacher or folder 400."""
+    warmup_episodes: int = 64
+    """Games the cold start plays (random actions or the teacher; ``train_split``); they also give
+    the tiny tokenizer its vocabulary."""
+    warmup_val_games: int = 8
+    """Teacher games held out of the cold-start data to measure exact-action accuracy."""
+    warmup_batch_size: int = 32
+    """Examples per SFT step."""
+    warmup_lr: float | None = None
+    """SFT learning rate (None: 1e-3 for the tiny policy, 1e-5 for a checkpoint)."""
+    warmup_eval_every: int = 100
+    """Measure held-out accuracy every N SFT steps (0: only at the end)."""
+    warmup_rationale: str = "short"
+    """Think text of scripted teachers: ``short`` (the sub-goal) or ``full`` (task, sub-goal and
+    reason, the skill that applies)."""
 
     # --- GRPO / PPO --------------------------------------------------------------------
     train_batch_size: int = 16
@@ -102,8 +136,19 @@ class LocalTrainConfig:
     """Checkpoint every N steps (0: only at the end)."""
     output_dir: str = "outputs/local"
     """Where checkpoints, metrics.jsonl and TensorBoard logs go."""
+    resume_from: str | None = None
+    """Resume from a checkpoint folder (``OUTPUT_DIR/checkpoints/global_step_N``), or ``auto``
+    (the latest checkpoint under ``output_dir``; a fresh start when there is none): model,
+    optimizer, RNG states, step, the bank at its version with its history and usage, and the
+    cold-start state."""
     loggers: tuple[str, ...] = ("console", "jsonl")
-    """Metric sinks, any of ``console``, ``jsonl``, ``tensorboard``."""
+    """Metric sinks: ``jsonl`` (``OUTPUT_DIR/metrics.jsonl``) and verl's ``Tracking`` backends
+    ``console``, ``tensorboard``, ``wandb``, ``mlflow``, ``swanlab``, ``clearml``, ``trackio``,
+    ``file``."""
+    project_name: str = "skillrl"
+    """verl's ``project_name`` (W&B project, MLflow experiment)."""
+    experiment_name: str | None = None
+    """verl's ``experiment_name`` (W&B/MLflow run name; None: ``local_<env>``)."""
     progress: bool = True
     """Show a tqdm progress bar."""
 
@@ -122,14 +167,28 @@ class LocalTrainConfig:
         for name in self.loggers:
             require(name in LOGGERS, "loggers", list(self.loggers), "a list of " + ", ".join(LOGGERS))
         for name in ("train_batch_size", "ppo_epochs", "ppo_mini_batches", "max_new_tokens", "val_batch_size",
-                     "micro_batch_size", "warmup_episodes"):
+                     "micro_batch_size", "warmup_episodes", "warmup_batch_size", "model_hidden_size",
+                     "model_num_layers", "model_num_heads"):
             check_int(name, getattr(self, name), minimum=1)
-        for name in ("total_training_steps", "test_freq", "save_freq", "num_env_workers"):
+        for name in ("total_training_steps", "test_freq", "save_freq", "num_env_workers", "warmup_val_games",
+                     "warmup_eval_every"):
             check_int(name, getattr(self, name), minimum=0)
         check_int("warmup_steps", self.warmup_steps, minimum=0, optional=True)
         check_int("max_prompt_tokens", self.max_prompt_tokens, minimum=1, optional=True)
         check_int("cpu_threads", self.cpu_threads, minimum=1, optional=True)
         check_number("lr", self.lr, minimum=0.0, exclusive_minimum=True, optional=True)
+        check_number("warmup_lr", self.warmup_lr, minimum=0.0, exclusive_minimum=True, optional=True)
+        require(self.model_hidden_size % self.model_num_heads == 0, "model_num_heads", self.model_num_heads,
+                f"a divisor of model_hidden_size ({self.model_hidden_size})")
+        require(isinstance(self.cold_start, str) and bool(self.cold_start.strip()), "cold_start", self.cold_start,
+                "format, none, a teacher (expert, search, oracle, openai:MODEL) or an export folder")
+        check_choice("warmup_rationale", self.warmup_rationale, RATIONALE_STYLES)
+        require(isinstance(self.constrained_actions, bool), "constrained_actions", self.constrained_actions,
+                "true or false")
+        require(self.resume_from is None or (isinstance(self.resume_from, str) and bool(self.resume_from)),
+                "resume_from", self.resume_from, "null, auto or a checkpoint folder")
+        require(isinstance(self.project_name, str) and bool(self.project_name), "project_name", self.project_name,
+                "a non-empty name")
         for name in ("temperature", "val_temperature", "weight_decay", "kl_coef"):
             check_number(name, getattr(self, name), minimum=0.0)
         for name in ("clip_ratio", "grad_clip"):

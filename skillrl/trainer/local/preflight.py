@@ -17,8 +17,9 @@ def check_local_run(config: LocalTrainConfig) -> None:
     """Raise for the first path in ``config`` that cannot work.
 
     Raises:
-        ConfigError: the bank is missing, the model folder has no ``config.json``, or the output
-            folder is a file (or lies under one).
+        ConfigError: the bank is missing, the model folder has no ``config.json``, the output
+            folder is a file (or lies under one), the cold start names no teacher of the env and
+            no export folder, or ``resume_from`` is not a checkpoint.
         skillrl.skills.SkillBankError: the bank file is not a valid bank (the message has the
             JSON path).
         agent_system.environments.original_templates.OriginalRepoError: ``prompt_style=original``
@@ -47,9 +48,39 @@ def check_local_run(config: LocalTrainConfig) -> None:
                                   "an HF checkpoint folder with config.json (this folder has none)")
         elif path.exists() or looks_local:
             raise ConfigError("model_path", config.model_path, "an existing HF checkpoint folder or a hub id")
+    _check_cold_start(config)
+    if config.resume_from not in (None, "auto"):
+        from skillrl.trainer.local.checkpoint import CheckpointError, read_checkpoint
+
+        try:
+            read_checkpoint(config.resume_from)
+        except CheckpointError as exc:
+            raise ConfigError("resume_from", config.resume_from, f"auto or a checkpoint folder ({exc})") from None
     out = Path(config.output_dir).expanduser()
     for folder in (out, *out.parents):
         if folder.exists():
             if not folder.is_dir():
                 raise ConfigError("output_dir", config.output_dir, f"a folder ({folder} is a file)")
             break
+
+
+def _check_cold_start(config: LocalTrainConfig) -> None:
+    from skillrl.trainer.local.config import FORMAT_COLD_START, NO_COLD_START
+
+    kind = config.cold_start
+    if kind in (FORMAT_COLD_START, NO_COLD_START):
+        return
+    folder = Path(kind).expanduser()
+    if folder.is_dir() or "/" in kind or kind.startswith("."):
+        if not (folder / "examples.jsonl").is_file():
+            raise ConfigError("cold_start", kind, "a folder written by `skillrl sft export` (examples.jsonl is missing)")
+        return
+    from agent_system.environments.base import get_env_spec
+    from skillrl.sft.teachers import TEACHERS, teacher_names
+
+    spec = get_env_spec(config.env.env_name)
+    name = kind.partition(":")[0]
+    envs = TEACHERS.get(name).envs if name in TEACHERS else ()
+    if envs is not None and spec.name not in envs:
+        raise ConfigError("cold_start", kind, f"format, none, an export folder or a teacher of {spec.name}: "
+                          + ", ".join(teacher_names(spec.name)))

@@ -79,13 +79,49 @@ def make_env_pool(spec: EnvSpec, num_envs: int, env_kwargs: dict[str, Any], num_
     return EnvPool(list(manager.handles), owner=manager)
 
 
+class _AdmissibleTap(TextEnv):
+    """Delegates to an env and keeps the admissible actions it last reported."""
+
+    def __init__(self, env: TextEnv) -> None:
+        self.env = env
+        self.env_name = getattr(env, "env_name", "")
+        self.last: list[str] | None = None
+
+    def reset(self, seed: int | None = None, task: str | None = None) -> tuple[str, dict[str, Any]]:
+        self.last = None
+        return self.env.reset(seed, task)
+
+    def step(self, action_text: str) -> tuple[str, float, bool, dict[str, Any]]:
+        return self.env.step(action_text)
+
+    def admissible_actions(self) -> list[str] | None:
+        self.last = self.env.admissible_actions()
+        return self.last
+
+    def close(self) -> None:
+        self.env.close()
+
+
+class _EpisodePolicy:
+    """One episode's view of a shared policy: passes the turn's admissible actions along."""
+
+    def __init__(self, policy: Any, tap: _AdmissibleTap) -> None:
+        self.policy = policy
+        self.tap = tap
+
+    async def generate(self, prompt: str) -> Any:
+        return await self.policy.generate(prompt, admissible=self.tap.last)
+
+
 async def _play(env: TextEnv, spec: EnvSpec, policy: Policy, seed: int, skills: SkillSource | None,
                 config: EpisodeConfig, style: PromptStyle | None) -> Episode:
     client = getattr(policy, "client", None)
     if client is None:
         return await run_episode(env, spec, policy, seed=seed, skills=skills, config=config, style=style)
-    with client():
-        return await run_episode(env, spec, policy, seed=seed, skills=skills, config=config, style=style)
+    tap = _AdmissibleTap(env)
+    with client():  # registers in task-start order: the batch rows' order (see LocalHFPolicy)
+        return await run_episode(tap, spec, _EpisodePolicy(policy, tap), seed=seed, skills=skills, config=config,
+                                 style=style)
 
 
 def collect_episodes(policy: Policy, envs: Sequence[TextEnv], spec: EnvSpec, seeds: Sequence[int], *,

@@ -1,9 +1,11 @@
-"""Supervised format warm-up and vocabulary sampling.
+"""The format warm-up's data: turns of uniformly random admissible actions.
 
 Pure RL from a random init never produces a well-formed action, so the reward stays 0
-(DESIGN). A short supervised pass on *uniformly random admissible* actions teaches only the
-``<action>…</action>`` format and the action vocabulary, not the task: the RL signal still has
-to do all the work of choosing the right action.
+(DESIGN). The ``format`` cold start (:class:`LocalTrainConfig` ``cold_start=format``) trains on
+*uniformly random admissible* actions: it teaches only the ``<action>…</action>`` format and the
+action vocabulary, not the task, so the RL signal still has to do all the work of choosing the
+right action. A teacher cold start (``cold_start=expert|search|oracle|DIR``) teaches the task
+too (:mod:`skillrl.trainer.local.sft`). These episodes also give the tiny tokenizer its words.
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ import torch
 
 from agent_system.environments.base import EnvSpec, PromptContext, TextEnv
 from skillrl.agent.style import NativeStyle, PromptStyle
-from skillrl.trainer.local.batch import build_turn_batch, response_logprobs
 
 log = logging.getLogger(__name__)
 
@@ -30,10 +31,14 @@ class FormatExample:
     target: str
 
 
+#: the think text of a random action (it is what the warm-up does: explore)
+RANDOM_THINK = "explore"
+
+
 def format_target(action: str, think: bool = False) -> str:
-    """The output the policy is taught to produce for ``action`` (with an empty-ish think block
+    """The output the policy is taught to produce for ``action`` (with a one-word think block
     for envs whose projection requires one)."""
-    return f"<think>act</think><action>{action}</action>" if think else f"<action>{action}</action>"
+    return f"<think>{RANDOM_THINK}</think><action>{action}</action>" if think else f"<action>{action}</action>"
 
 
 def needs_think(spec: EnvSpec, action: str, admissible: Sequence[str]) -> bool:
@@ -91,29 +96,21 @@ def supervised_warmup(model: torch.nn.Module, encode_prompts: Callable[[Sequence
                       encode_target: Callable[[str], list[int]], examples: Sequence[FormatExample], *,
                       steps: int, batch_size: int = 32, lr: float = 1e-3, pad_id: int = 0, seed: int = 0,
                       progress: bool = False) -> list[float]:
-    """Minimise the NLL of the targets (EOS included) for ``steps`` AdamW steps; return the losses."""
+    """Minimise the NLL of the targets (EOS included) for ``steps`` AdamW steps; return the losses
+    (a stand-alone SFT loop over :func:`skillrl.trainer.local.sft.sft_step`, for benches)."""
     if steps <= 0 or not examples:
         return []
     from tqdm.auto import tqdm
 
+    from skillrl.trainer.local.sft import encode, sample_batch, sft_step
+
     rng = random.Random(seed)
-    prompt_ids = encode_prompts([ex.prompt for ex in examples])
-    target_ids = [encode_target(ex.target) for ex in examples]
+    data = encode(examples, encode_prompts, encode_target)
     opt = torch.optim.AdamW(model.parameters(), lr=lr)
-    model.train()
     losses: list[float] = []
-    bar = tqdm(range(steps), desc="format warm-up", disable=not progress, leave=False)
+    bar = tqdm(range(steps), desc="supervised warm-up", disable=not progress, leave=False)
     for _ in bar:
-        idx = [rng.randrange(len(examples)) for _ in range(batch_size)]
-        batch = build_turn_batch([prompt_ids[i] for i in idx], [target_ids[i] for i in idx], [0.0] * len(idx), pad_id)
-        logp = response_logprobs(model, batch, temperature=1.0)
-        mask = batch.response_mask.to(logp.device)
-        loss = -(logp * mask).sum() / mask.sum().clamp(min=1)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        losses.append(float(loss.detach()))
+        losses.append(sft_step(model, opt, data, sample_batch(rng, len(data), batch_size), pad_id=pad_id))
         bar.set_postfix(loss=f"{losses[-1]:.3f}")
-    log.info("format warm-up: %d steps, loss %.3f -> %.3f", steps, losses[0], losses[-1])
+    log.info("supervised warm-up: %d steps, loss %.3f -> %.3f", steps, losses[0], losses[-1])
     return losses
