@@ -143,6 +143,7 @@ def apply_ops(bank: SkillBank, ops: Sequence[EvolutionOp], *, step: int | None, 
         op.apply(trial, step=step, source=source)
     touched = [op.apply(bank, step=step, source=source) for op in ops]
     for op, item_id in zip(ops, touched):
-        log.info("bank %s: %s %s (%s) — %s [%d episodes]", source, op.op, item_id,
-                 getattr(op, "category", None) or "", getattr(op, "reason", ""), len(op.episode_ids))
+        category = getattr(op, "category", None)
+        log.info("bank %s: %s %s%s — %s [%d episodes]", source, op.op, item_id, f" ({category})" if category else "",
+                 getattr(op, "reason", ""), len(op.episode_ids))
     return touched
