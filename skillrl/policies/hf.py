@@ -25,7 +25,8 @@ def _load_model(path: str, options: PolicyOptions, *, max_new_tokens: int, max_p
                 name: str, kind: str) -> tuple[LoadedPolicy, Any]:
     import torch
 
-    from skillrl.trainer.local.components import load_tokenizer, pick_device
+    from skillrl.trainer.local.model import load_tokenizer
+    from skillrl.trainer.local.runtime import pick_device
     from skillrl.trainer.local.policy import LocalHFPolicy
 
     try:

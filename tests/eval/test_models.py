@@ -49,7 +49,7 @@ def hf_dir(tmp_path_factory):
 
 def _checkpoint(root, config):
     from skillrl.skills.bank import SkillBank
-    from skillrl.trainer.local.components import save_checkpoint
+    from skillrl.trainer.local.checkpoint import save_checkpoint
 
     model, tok = _tiny(root)
     bank = SkillBank.from_dict(BANK)
