@@ -21,8 +21,21 @@ TRAINER_STATE = "trainer_state.json"
 _STEP_DIR = re.compile(r"global_step_(\d+)$")
 
 
+class _Constrained:
+    """One episode's view of a constrained policy: hands the turn's admissible actions to
+    ``generate`` (an :class:`~skillrl.agent.loop.ObservingPolicy`)."""
+
+    def __init__(self, policy: Any) -> None:
+        self.policy = policy
+
+    async def act(self, prompt: str, view: Any) -> Any:
+        return await self.policy.generate(prompt, admissible=view.admissible_actions)
+
+
 def _load_model(path: str, options: PolicyOptions, *, max_new_tokens: int, max_prompt_tokens: int | None,
-                name: str, kind: str) -> tuple[LoadedPolicy, Any]:
+                name: str, kind: str, constrain_think: bool | None = None) -> tuple[LoadedPolicy, Any]:
+    """``constrain_think``: None for free generation; else actions are constrained to the
+    admissible ones (as the checkpoint was trained), with or without a think block first."""
     import torch
 
     from skillrl.trainer.local.model import load_tokenizer
@@ -43,8 +56,13 @@ def _load_model(path: str, options: PolicyOptions, *, max_new_tokens: int, max_p
         raise PolicyLoadError(f"cannot load the model at {path}: {str(exc).splitlines()[0][:300]}") from None
     model.eval()
     torch.manual_seed(options.seed)
+    vocab = None
+    if constrain_think is not None:
+        from skillrl.trainer.local.constrained import ActionVocabulary
+
+        vocab = ActionVocabulary(tokenizer, tokenizer.eos_token_id, think=constrain_think)
     policy = LocalHFPolicy(model, tokenizer, max_new_tokens=max_new_tokens, temperature=options.temperature or 0.0,
-                           max_batch_size=options.max_batch_size, max_prompt_tokens=max_prompt_tokens)
+                           max_batch_size=options.max_batch_size, max_prompt_tokens=max_prompt_tokens, constrain=vocab)
 
     def count(text: str) -> int:
         return len(tokenizer(text, add_special_tokens=False)["input_ids"])
@@ -55,8 +73,9 @@ def _load_model(path: str, options: PolicyOptions, *, max_new_tokens: int, max_p
     loaded = LoadedPolicy(
         name=name,
         kind=kind,
-        for_episode=lambda seed: policy,
+        for_episode=(lambda seed: _Constrained(policy)) if vocab is not None else (lambda seed: policy),
         describe={"model": path, "device": str(device), "temperature": options.temperature or 0.0,
+                  "constrained_actions": vocab is not None,
                   "max_new_tokens": max_new_tokens, "max_prompt_tokens": max_prompt_tokens,
                   "parameters": sum(p.numel() for p in model.parameters())},
         count_tokens=count,
@@ -147,9 +166,13 @@ def load_checkpoint(directory: str, options: PolicyOptions, *, env_name: str | N
         raise PolicyLoadError(f"ckpt:{directory} was trained on {trained_on!r}, not {env_name!r}")
     max_new = options.max_new_tokens or _setting(config, "max_new_tokens") or DEFAULT_MAX_NEW_TOKENS
     max_prompt = options.max_prompt_tokens or _setting(config, "max_prompt_tokens")
+    # a checkpoint trained with constrained actions is evaluated the same way
+    constrain_think = None
+    if state.get("constrained_actions"):
+        constrain_think = str(_setting(config, "cold_start") or "") not in ("format", "none")
     loaded, _ = _load_model(str(ckpt), options, max_new_tokens=int(max_new),
                             max_prompt_tokens=int(max_prompt) if max_prompt else None, name=f"ckpt:{directory}",
-                            kind="ckpt")
+                            kind="ckpt", constrain_think=constrain_think)
     bank_file = state.get("bank_file")
     if bank_file and (ckpt / bank_file).is_file():
         loaded.bank_path = str(ckpt / bank_file)
