@@ -47,14 +47,14 @@ def hf_dir(tmp_path_factory):
     return path
 
 
-def _checkpoint(root, config):
+def _checkpoint(root, config, **state):
     from skillrl.skills.bank import SkillBank
     from skillrl.trainer.local.checkpoint import save_checkpoint
 
     model, tok = _tiny(root)
     bank = SkillBank.from_dict(BANK)
     return save_checkpoint(root / "checkpoints" / "global_step_3", model=model, tokenizer=tok, bank=bank,
-                           state={"global_step": 3, "config": config})
+                           state={"global_step": 3, "config": config, **state})
 
 
 def test_hf_policy_plays_batched_with_its_own_tokenizer(hf_dir, tmp_path):
@@ -93,6 +93,18 @@ def test_checkpoint_brings_its_bank_and_settings(tmp_path, shape):
     assert all("g1" in e["skill_ids"] for e in result["episodes"])
     with pytest.raises(PolicyLoadError, match="was trained on 'toy', not 'webshop'"):
         load_policy(get_env_spec("webshop"), f"ckpt:{tmp_path}")
+
+
+@pytest.mark.parametrize("constrained", [False, True])
+def test_a_checkpoint_trained_with_constrained_actions_is_evaluated_with_them(tmp_path, constrained):
+    config = {"max_new_tokens": 12, "cold_start": "expert", "env": {"env_name": "toy", "max_steps": 2}}
+    _checkpoint(tmp_path, config, constrained_actions=constrained)
+    policy = load_policy(TOY, f"ckpt:{tmp_path}", PolicyOptions(device="cpu"))
+    assert policy.describe["constrained_actions"] is constrained
+    result = evaluate(TOY, policy, PlaySettings(games=6, progress=False), SkillSettings())
+    rate = result["summary"]["invalid_action_rate"]
+    # the random-init model almost never writes a valid action by itself; the constraint always does
+    assert rate == 0.0 if constrained else rate > 0.5
 
 
 def test_cli_smoke_hf_and_ckpt(hf_dir, tmp_path):
