@@ -153,23 +153,24 @@ def load_templates(
     *,
     no_history_fields: Iterable[str],
     history_fields: Iterable[str],
-    memory_fields: Iterable[str],
 ) -> OriginalTemplates:
     """Read ``<PREFIX>_TEMPLATE_NO_HIS`` / ``_TEMPLATE`` / ``_TEMPLATE_WITH_MEMORY`` from
     ``<repo>/agent_system/environments/prompts/<file_name>``.
 
-    The ``*_fields`` arguments are the fields the renderer supplies to each template; a template
-    that uses any other field is rejected here rather than failing mid-rollout.
+    The ``*_fields`` arguments are the fields the renderer supplies to each template (the memory
+    template gets the history fields plus ``retrieved_memories``); a template that uses any other
+    field is rejected here rather than failing mid-rollout.
 
     Raises:
         OriginalRepoError: missing checkout/file/constant, or a template with unknown fields.
     """
     path = original_file(repo, PROMPTS_DIR / file_name)
     constants = string_constants(path)
+    history = set(history_fields)
     wanted = {
         "no_history": (f"{prefix}_TEMPLATE_NO_HIS", set(no_history_fields)),
-        "history": (f"{prefix}_TEMPLATE", set(history_fields)),
-        "with_memory": (f"{prefix}_TEMPLATE_WITH_MEMORY", set(memory_fields)),
+        "history": (f"{prefix}_TEMPLATE", history),
+        "with_memory": (f"{prefix}_TEMPLATE_WITH_MEMORY", history | {"retrieved_memories"}),
     }
     found: dict[str, str] = {}
     for key, (name, supplied) in wanted.items():

@@ -68,7 +68,6 @@ def load_templates(repo: str | os.PathLike[str] | None) -> OriginalTemplates:
         TEMPLATE_PREFIX,
         no_history_fields=_NO_HISTORY_FIELDS,
         history_fields=_HISTORY_FIELDS,
-        memory_fields=_HISTORY_FIELDS + ("retrieved_memories",),
     )
 
 
