@@ -83,11 +83,16 @@ class Oracle:
         del seed
         self.nav: Navigator | None = None
 
-    def act(self, view: TurnView) -> str:
-        state = shop_state(view)
+    def _navigator(self, state: ShopState) -> Navigator:
+        """The episode's navigator to the goal product (built at the first turn)."""
         if self.nav is None:
             self.nav = Navigator(state.goal_asin, state.goal_queries)
-        step = self.nav.act(view)
+        return self.nav
+
+    def act(self, view: TurnView) -> str:
+        state = shop_state(view)
+        nav = self._navigator(state)
+        step = nav.act(view)
         if step is not None:
             return tagged(step)
         clicks = _clicks(view)
@@ -142,9 +147,7 @@ class PrematurePurchase(Oracle):
 
     def act(self, view: TurnView) -> str:
         state = shop_state(view)
-        if self.nav is None:
-            self.nav = Navigator(state.goal_asin, state.goal_queries)
-        return tagged(self.nav.act(view) or "click[buy now]")
+        return tagged(self._navigator(state).act(view) or "click[buy now]")
 
 
 class LoopSearchResults:
@@ -168,9 +171,8 @@ class RepeatedOption(Oracle):
 
     def act(self, view: TurnView) -> str:
         state = shop_state(view)
-        if self.nav is None:
-            self.nav = Navigator(state.goal_asin, state.goal_queries)
-        step = self.nav.act(view)
+        nav = self._navigator(state)
+        step = nav.act(view)
         if step is not None:
             return tagged(step)
         clicks = _clicks(view)
