@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from skillrl.distill.trajectory import read_text_file
 from skillrl.skills.bank import atomic_write_text
 
 SUCCESS = "Success"
@@ -335,14 +336,7 @@ def read_memories(path: str | os.PathLike[str]) -> list[Memory]:
         MemoryFormatError: missing file, invalid JSON, or an invalid record (path named).
     """
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise MemoryFormatError(f"{p}: file not found") from None
-    except IsADirectoryError:
-        raise MemoryFormatError(f"{p}: is a directory, not a memory file") from None
-    except UnicodeDecodeError:
-        raise MemoryFormatError(f"{p}: not UTF-8 text") from None
+    text = read_text_file(p, MemoryFormatError, "a memory file")
     if text.lstrip().startswith("["):
         try:
             data = json.loads(text)

@@ -276,17 +276,23 @@ def read_episodes(path: str | os.PathLike[str], *, env_name: str = "") -> list[T
     return list(iter_episodes(path, env_name=env_name))
 
 
+def read_text_file(p: Path, error: type[Exception], kind: str) -> str:
+    """The UTF-8 text of ``p``; ``error`` with one line naming the file when it is missing, a
+    directory (``kind`` says what was expected) or not UTF-8."""
+    try:
+        return p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise error(f"{p}: file not found") from None
+    except IsADirectoryError:
+        raise error(f"{p}: is a directory, not {kind}") from None
+    except UnicodeDecodeError:
+        raise error(f"{p}: not UTF-8 text") from None
+
+
 def iter_episodes(path: str | os.PathLike[str], *, env_name: str = "") -> Iterator[Trajectory]:
     """Like :func:`read_episodes`, lazily."""
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise TrajectoryError(f"{p}: file not found") from None
-    except IsADirectoryError:
-        raise TrajectoryError(f"{p}: is a directory, not an episode file") from None
-    except UnicodeDecodeError:
-        raise TrajectoryError(f"{p}: not UTF-8 text") from None
+    text = read_text_file(p, TrajectoryError, "an episode file")
     stripped = text.lstrip()
     if stripped.startswith("["):
         try:
