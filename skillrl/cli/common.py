@@ -93,3 +93,17 @@ def plain_help(app: typer.Typer) -> None:
             if isinstance(group.typer_instance.info.help, str):
                 group.typer_instance.info.help = strip_rest(group.typer_instance.info.help)
             plain_help(group.typer_instance)
+
+
+def parse_env_args(items: list[str]) -> dict[str, Any]:
+    """``KEY=VALUE`` pairs; values are read as JSON when they parse (numbers, true, null), else text."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise fail(f"--env-arg wants KEY=VALUE, got {item!r}")
+        try:
+            out[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key.strip()] = value
+    return out

@@ -21,7 +21,7 @@ from typing import Any, Optional
 
 import typer
 
-from skillrl.cli.common import fail, print_json
+from skillrl.cli.common import fail, parse_env_args, print_json
 
 DEFAULT_OUTPUT_DIR = Path("outputs") / "eval"
 
@@ -84,20 +84,6 @@ def parse_games(text: str) -> int | None:
     if value < 1:
         raise fail(f"--games must be >= 1, got {value}")
     return value
-
-
-def parse_env_args(items: list[str]) -> dict[str, Any]:
-    """``KEY=VALUE`` pairs; values are read as JSON when they parse (numbers, true, null), else text."""
-    out: dict[str, Any] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise fail(f"--env-arg wants KEY=VALUE, got {item!r}")
-        try:
-            out[key.strip()] = json.loads(value)
-        except json.JSONDecodeError:
-            out[key.strip()] = value
-    return out
 
 
 def _slug(text: str) -> str:

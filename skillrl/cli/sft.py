@@ -12,7 +12,7 @@ from pathlib import Path
 
 import typer
 
-from skillrl.cli.common import fail, print_json
+from skillrl.cli.common import fail, parse_env_args, print_json
 
 app = typer.Typer(help="Supervised fine-tuning data from teachers.", no_args_is_help=True)
 
@@ -40,8 +40,9 @@ def export(
     bank: str = typer.Option(None, "--bank", help="Skill bank whose block goes into the prompts (default: "
                              "memory_data/<env>/skills.json; household: ALFWorld's)."),
     no_skills: bool = typer.Option(False, "--no-skills", help="Prompts without a skill block."),
-    split: str = typer.Option(None, "--split", help="Env split of the teacher games (default: the env's own "
-                              "default, its training split)."),
+    split: str = typer.Option(None, "--split", help="Env split of the teacher games (default: the env's "
+                              "training split: household train, alfworld valid_train, webshop train; search has "
+                              "none in the bundled data and plays bamboogle_test, an eval split)."),
     seed: int = typer.Option(0, "--seed", help="First game seed (games SEED .. SEED+GAMES-1)."),
     max_steps: int = typer.Option(30, "--max-steps", min=1, help="Turns per game."),
     history_length: int = typer.Option(2, "--history-length", min=0, help="Recent turns in each prompt "
@@ -53,6 +54,9 @@ def export(
                                   "sub-goal and reason, the skill that applies) or short (the sub-goal)."),
     keep_failed: bool = typer.Option(False, "--keep-failed", help="Also keep games the teacher did not win."),
     data_dir: str = typer.Option(None, "--data-dir", help="Env data folder (see README, Data)."),
+    env_arg: list[str] = typer.Option([], "--env-arg", help="Env factory setting KEY=VALUE (repeatable), e.g. "
+                                      "corpus=PATH.jsonl or retriever_url=URL for search (default: BM25 over "
+                                      "the data folder's corpus, in process)."),
     tokenizer: str = typer.Option(None, "--tokenizer", help="HF tokenizer that counts tokens (default: "
                                   "MiniLM's WordPiece, offline)."),
     concurrency: int = typer.Option(None, "--concurrency", min=1, help="Games at once (default: 1 for scripted "
@@ -92,7 +96,8 @@ def export(
     req = ExportRequest(
         env=env, teacher=teacher, games=games, output=output, fmt=fmt, split=split, bank=bank_path,
         retrieval=retrieval, seed=seed, max_steps=max_steps, history_length=history_length, val_games=val_games,
-        rationale=rationale, only_won=not keep_failed, data_dir=data_dir, tokenizer=tokenizer,
+        rationale=rationale, only_won=not keep_failed, data_dir=data_dir, env_args=parse_env_args(env_arg),
+        tokenizer=tokenizer,
         concurrency=concurrency or (8 if model_teacher else 1),
         teacher_options=TeacherOptions(rationale=rationale, temperature=temperature, max_tokens=max_tokens,
                                        base_url=base_url, record_calls=record_calls))

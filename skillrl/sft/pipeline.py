@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +50,8 @@ class ExportRequest:
     output: str
     fmt: str = "llamafactory"
     split: str | None = None
-    """Env split of the teacher games (None: the env's training split)."""
+    """Env split of the teacher games (None: the env's training split, ``EnvSpec.play.train_split``,
+    else its default play split)."""
     bank: str | None = None
     """Skill bank JSON (None: no skill block in the prompts)."""
     retrieval: dict[str, Any] | None = None
@@ -63,6 +64,10 @@ class ExportRequest:
     rationale: str = "full"
     only_won: bool = True
     data_dir: str | None = None
+    env_args: Mapping[str, Any] = field(default_factory=dict)
+    """Extra env factory settings (``--env-arg KEY=VALUE``), merged last; the env's play setup
+    fills in the rest (Search: an in-process BM25 index over the data folder's corpus unless
+    ``corpus`` or ``retriever_url`` is named)."""
     tokenizer: str | None = None
     concurrency: int = 1
     teacher_options: TeacherOptions | None = None
@@ -99,11 +104,13 @@ def export_sft(req: ExportRequest, *, progress: bool = False) -> ExportResult:
 
         bank = SkillBank.load(req.bank)
         retriever = build_retriever(bank, taxonomy=spec.taxonomy, **(req.retrieval or {}))
-    env_kwargs: dict[str, Any] = {}
-    if req.split is not None:
-        env_kwargs["split"] = req.split
-    if req.data_dir is not None:
-        env_kwargs["data_dir"] = req.data_dir
+    split = req.split
+    if spec.play is not None:
+        split = split or spec.play.train_split or spec.play.default_split
+        env_kwargs = {**spec.play.setup(split, req.data_dir, None, req.env_args), **req.env_args}
+    else:
+        env_kwargs = {**({"split": split} if split else {}), **({"data_dir": req.data_dir} if req.data_dir else {}),
+                      **req.env_args}
     got = collect(spec, teacher, make_env=lambda: spec.make(**env_kwargs), seeds=range(req.seed, req.seed + req.games),
                   episode=EpisodeConfig(max_steps=req.max_steps, history_length=req.history_length),
                   skills=retriever, bank=bank, concurrency=req.concurrency, only_won=req.only_won, progress=progress)
@@ -114,7 +121,7 @@ def export_sft(req: ExportRequest, *, progress: bool = False) -> ExportResult:
                      dropped_turns=got.dropped_turns)
     name = req.name or f"skillrl_{req.env}_{req.teacher.replace(':', '_').replace('/', '_')}"
     manifest = {
-        "env": req.env, "teacher": teacher.name, "games": req.games, "split": req.split, "seed": req.seed,
+        "env": req.env, "teacher": teacher.name, "games": req.games, "split": split, "seed": req.seed,
         "max_steps": req.max_steps, "history_length": req.history_length, "rationale": options.rationale,
         "only_won": req.only_won, "bank": str(Path(req.bank).resolve()) if req.bank else None,
         "bank_version": bank.version if bank is not None else None, "retrieval": req.retrieval or {},

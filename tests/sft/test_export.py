@@ -138,3 +138,27 @@ def test_read_export_rejects_a_foreign_folder(tmp_path):
     (tmp_path / "examples.jsonl").write_text('{"prompt": "p"}\n')
     with pytest.raises(ExportError, match=r"examples.jsonl:1: not an SFT example"):
         read_export(tmp_path)
+
+
+def test_default_split_is_the_envs_training_split(tmp_path):
+    result = _export(tmp_path, "verl", games=2, val_games=0)
+    assert result.manifest["split"] == get_env_spec("household").play.train_split == "train"
+
+
+def test_search_export_needs_no_retriever_server(tmp_path):
+    """Without ``--env-arg corpus=…/retriever_url=…`` the search env searches the data folder's
+    corpus in process (the play setup ``skillrl env play`` and ``skillrl eval`` use)."""
+    res = runner.invoke(app, ["sft", "export", "--env", "search", "--teacher", "oracle", "--games", "2",
+                              "--output", str(tmp_path / "s"), "--json"])
+    assert res.exit_code == 0, res.output
+    got = json.loads(res.output[res.output.index("{"):])
+    assert got["won"] == 2 and got["split"] == "bamboogle_test" and got["stats"]["projection_valid"] == 1.0
+    # a named server is used as named: nothing listens on port 9, so every game fails in the env
+    res = runner.invoke(app, ["sft", "export", "--env", "search", "--teacher", "oracle", "--games", "1",
+                              "--output", str(tmp_path / "t"), "--env-arg", "retriever_url=http://127.0.0.1:9/retrieve",
+                              "--env-arg", "retries=0"])
+    assert res.exit_code == 1 and "RetrieverUnavailableError" in res.output, res.output
+    assert not (tmp_path / "t").exists()
+    res = runner.invoke(app, ["sft", "export", "--env", "search", "--teacher", "oracle", "--games", "1",
+                              "--output", str(tmp_path / "u"), "--env-arg", "colour=red"])
+    assert res.exit_code == 2 and "colour" in res.output, res.output
