@@ -9,14 +9,21 @@ seconds (speaking verl's ``generate`` interface; it plays ``look`` so that episo
 env worker processes. For each run: the wall time, and the time the policy waits on the env =
 wall - turns x latency (the episodes' generation alone).
 
-Then the extrapolation to the launch scripts' sizes (ALFWorld: 16 games x group 8 = 128
-episodes per step, up to 50 turns): env CPU per step = episodes x (reset + turns x step), from
-the per-call costs measured here; on ``c`` cores it takes env CPU / c when it scales as
-measured; the share of a step whose generation takes 60 s is env / (60 + env) -- the worst case,
-where no env call overlaps generation. Last line: ``BENCH agent_loop_env_share_16_cores=<%>``.
+Then the launch recipe at this machine's scale (``--ratio``, on by default): the ALFWorld recipe
+gives each env core 8 episodes (16 games x group 8 = 128 episodes on 16 cores: 8 agent-loop
+workers x 2 env processes); here one agent-loop worker plays 8 x cores episodes in ``cores`` env
+processes, ``--ratio-turns`` turns each at ``--ratio-latency`` s per generate call (30 x 2 s:
+a step whose generation takes 60 s). Env calls overlap the other episodes' generation as they
+would on a GPU node, so ``wall - generation`` is the time the step waits on the env at the
+recipe's episodes-per-core ratio. That is the headline; the last line is
+``BENCH agent_loop_env_share_16_cores=<%>``.
+
+For reference, the no-overlap bound: env CPU per step = episodes x (reset + turns x step) from
+the per-call costs measured here, divided by the cores, as a share of env + 60 s.
 
     python bench/agent_loop_env_time.py [--games 2] [--group 4] [--turns 6] [--latency 0.25]
-        [--processes 1,2] [--avg-turns 30] [--split valid_seen]
+        [--processes 1,2] [--avg-turns 30] [--split valid_seen] [--no-ratio]
+        [--episodes-per-core 8] [--ratio-turns 30] [--ratio-latency 2.0]
 """
 
 from __future__ import annotations
@@ -127,13 +134,22 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--processes", default="1,2", help="env worker process counts to try")
     p.add_argument("--avg-turns", type=float, default=30.0, help="mean turns of a launch-size ALFWorld episode")
     p.add_argument("--split", default="valid_seen")
+    p.add_argument("--no-ratio", dest="ratio", action="store_false",
+                   help="skip the run at the recipe's episodes-per-core ratio")
+    p.add_argument("--episodes-per-core", default="8,2",
+                   help="episodes per env core of the ratio runs (the first is the headline; recipe at 16 cores: "
+                   "128 / 16 = 8; 2 is 128 episodes on 64 cores)")
+    p.add_argument("--ratio-turns", type=int, default=30, help="turns per episode of the ratio run")
+    p.add_argument("--ratio-latency", type=float, default=2.0, help="seconds per generate call of the ratio run")
     args = p.parse_args(argv)
     import logging
 
     logging.basicConfig(level=logging.WARNING)
+    # verl warns once per agent loop that the word-level stand-in tokenizer has no model type
+    logging.getLogger("verl.utils.tokenizer.continuous_token_wiring").setLevel(logging.ERROR)
     cores = os.cpu_count() or 1
     print(f"machine: {cores} CPU core(s), load average {os.getloadavg()[0]:.1f} (figures on a busy machine are noisy)")
-    t_reset, t_step = measure_calls(args.split, 3, 10)
+    t_reset, t_step = measure_calls(args.split, 8, 6)
     print(f"ALFWorld per call, in-process: reset (new game) {t_reset:.2f} s, step {1000 * t_step:.0f} ms")
     tok = tokenizer(args.split)
     server = StandInServer(tok, args.latency)
@@ -162,16 +178,34 @@ def main(argv: list[str] | None = None) -> int:
           f"{launch_episodes * args.avg_turns:.0f} steps x {1000 * t_step:.0f} ms)")
     print("  in-process envs: each of verl's 8 agent-loop workers steps its 16 episodes one call at a time: "
           f"{env_cpu / 8:.0f} s per step")
-    share16 = None
+    no_overlap16 = None
     for c in (2, 8, 16, 32, 64):
         env_wall = env_cpu / c
         share = env_wall / (60.0 + env_wall)
         if c == 16:
-            share16 = share
+            no_overlap16 = share
         print(f"  {c:>3} cores of env processes (rollout.agent.num_workers x env.workers.num_processes): "
               f"{env_wall:6.1f} s per step, {100 * share:4.1f}% of a 60 s-generation step (no overlap)")
     print("  assumption: env time divides by the cores given (measured here up to the cores this machine has)")
-    print(f"BENCH agent_loop_env_share_16_cores={100 * share16:.1f}%")
+    headline = no_overlap16
+    if args.ratio:
+        generation = args.ratio_turns * args.ratio_latency
+        for i, per_core in enumerate(int(x) for x in args.episodes_per_core.split(",") if x.strip()):
+            episodes = cores * per_core
+            per_game = 4 if episodes % 4 == 0 else 1
+            games = episodes // per_game
+            print(f"recipe ratio on this machine: {episodes} episodes ({games} games x group {per_game}) in "
+                  f"{cores} env process(es) = {per_core} episodes per env core, as 128 episodes on "
+                  f"{128 // per_core} cores; {args.ratio_turns} turns x {args.ratio_latency:.1f} s generation "
+                  f"({generation:.0f} s alone)")
+            wall = play(tok, StandInServer(tok, args.ratio_latency), split=args.split, games=games, group=per_game,
+                        turns=args.ratio_turns, processes=cores)
+            wait = max(wall - generation, 0.0)
+            print(f"  wall {wall:.1f} s: the step waits {wait:.1f} s on the env = {100 * wait / wall:.1f}% of the "
+                  f"step (env calls overlapping the other episodes' generation)")
+            if i == 0:
+                headline = wait / wall
+    print(f"BENCH agent_loop_env_share_16_cores={100 * headline:.1f}%")
     return 0
 
 

@@ -79,9 +79,11 @@ def run_variant(task: tuple[str, int, str, list[str]]) -> dict:
     return {"variant": variant, "seed": seed, "rows": rows, "wall_s": wall, "cpu_s": cpu, "sft_accuracy": acc}
 
 
-def random_rows(seed: int) -> dict[str, float]:
+def random_rows(seed: int, *, env_name: str = "household", split: str | None = None, games: int | None = None,
+                max_steps: int | None = None) -> dict[str, float]:
     """A uniformly random admissible policy on the main job's validation games (game ``k`` is
-    ``reset(VAL_SEED_BASE + k)`` of the validation split; the policy's RNG is seeded per game)."""
+    ``reset(VAL_SEED_BASE + k)`` of the validation split; the policy's RNG is seeded per game);
+    ``env_name``/``split``/``games``/``max_steps`` replace the main job's for the ALFWorld row."""
     import random
 
     from agent_system.environments.base import get_env_spec
@@ -90,14 +92,15 @@ def random_rows(seed: int) -> dict[str, float]:
     from skillrl.utils.metrics import success_by_task_type
 
     cfg = resolve_config([f"env.seed={seed}"], config_name="main_job")
-    env = get_env_spec("household").make(split=cfg.env.val_split)
+    make_kwargs = {"require_think": False} if env_name == "alfworld" else {}
+    env = get_env_spec(env_name).make(split=split or cfg.env.val_split, **make_kwargs)
     records = []
-    for k in range(cfg.val_batch_size):
+    for k in range(games or cfg.val_batch_size):
         game_seed = VAL_SEED_BASE + k
         rng = random.Random(game_seed)
         _, info = env.reset(seed=game_seed)
         won = False
-        for _ in range(cfg.env.max_steps):
+        for _ in range(max_steps or cfg.env.max_steps):
             action = rng.choice(env.admissible_actions() or ["look"])
             _, _, done, info = env.step(f"<think>explore</think><action>{action}</action>")
             if done:
@@ -108,20 +111,28 @@ def random_rows(seed: int) -> dict[str, float]:
     return _rates(success_by_task_type(records))
 
 
+#: turn limit of the ALFWorld row's episodes
+ALFWORLD_MAX_STEPS = 30
+
+
 def alfworld_row(task: tuple[int, str, int, int, list[str]]) -> dict:
-    """The tiny policy on ALFWorld ``valid_seen``: expert SFT with skills, then a few GRPO steps."""
+    """The tiny policy on ALFWorld ``valid_seen``: a random admissible policy on the same games,
+    the expert SFT with skills (validated before GRPO), then a few GRPO steps with skills."""
     games, out, sft_steps, grpo_steps, common = task
+    random_rates = random_rows(0, env_name="alfworld", split="valid_seen", games=games, max_steps=ALFWORLD_MAX_STEPS)
     _, res, wall, cpu = _train([
-        *common, "env=alfworld", "env.train_split=valid_train", "env.val_split=valid_seen", "env.max_steps=30",
+        *common, "env=alfworld", "env.train_split=valid_train", "env.val_split=valid_seen",
+        f"env.max_steps={ALFWORLD_MAX_STEPS}",
         "env.skills_only_memory.skills_json_path=" + str(ROOT / "memory_data/alfworld/skills.json"),
         "cold_start=expert", f"warmup_episodes={max(40, games)}", f"warmup_steps={sft_steps}",
         f"total_training_steps={grpo_steps}", f"val_batch_size={games}", "train_batch_size=2",
-        f"output_dir={out}/alfworld"])
-    rates = _rates(res.success_by_type)
+        "test_freq=0", f"output_dir={out}/alfworld"])
+    rows = {"random": random_rates, "sft": _rates(res.initial_success_by_type), "sft+grpo+skills": _rates(res.success_by_type)}
     acc = res.cold_start.get("heldout_action_accuracy")
-    print(f"alfworld valid_seen: {wall:.0f}s wall, {cpu:.0f}s cpu; success {rates['overall']:.3f}"
+    print(f"alfworld valid_seen: {wall:.0f}s wall, {cpu:.0f}s cpu; "
+          + ", ".join(f"{k} {v['overall']:.3f}" for k, v in rows.items())
           + (f"; SFT held-out exact-action accuracy {acc:.3f}" if acc is not None else ""), flush=True)
-    return {"rates": rates, "wall_s": wall, "cpu_s": cpu, "sft_accuracy": acc}
+    return {"rows": rows, "wall_s": wall, "cpu_s": cpu, "sft_accuracy": acc}
 
 
 def main() -> None:
@@ -168,11 +179,13 @@ def main() -> None:
         seeds_txt = ", ".join(f"{per_seed[s][row]['overall']:.3f}" for s in args.seeds)
         print(f"{row:<18}" + "".join(f"{mean[row][c]:>{width}.3f}" for c in cols) + f"   [{seeds_txt}]")
     if alf is not None:
-        rates = alf["rates"]
-        alf_cols = sorted(k for k in rates if k != "overall")
-        print(f"alfworld valid_seen ({args.alfworld_games} games), tiny policy, expert SFT + "
-              f"{args.alfworld_grpo_steps} GRPO steps with skills: "
-              + ", ".join(f"{k} {rates[k]:.3f}" for k in alf_cols) + f", overall {rates['overall']:.3f}")
+        alf_cols = sorted({t for r in alf["rows"].values() for t in r if t != "overall"}) + ["overall"]
+        alf_width = max(len(c) for c in alf_cols) + 1
+        print(f"alfworld valid_seen ({args.alfworld_games} games, {ALFWORLD_MAX_STEPS} turns), tiny policy, expert SFT "
+              f"({args.alfworld_sft_steps} steps) + {args.alfworld_grpo_steps} GRPO steps with skills, seed 0")
+        print(f"{'':<18}" + "".join(f"{c:>{alf_width}}" for c in alf_cols))
+        for row, rates in alf["rows"].items():
+            print(f"{row:<18}" + "".join(f"{rates.get(c, 0.0):>{alf_width}.3f}" for c in alf_cols))
     for r in runs:
         print(f"seconds: seed {r['seed']} {r['variant']}: {r['wall_s']:.0f} wall, {r['cpu_s']:.0f} cpu")
     print(f"all runs: {wall:.0f}s wall with {args.jobs} worker processes")
