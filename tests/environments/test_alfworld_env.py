@@ -162,3 +162,39 @@ def test_expert_tracking_reads_move_as_put():
     policy.update_state_tracking({}, "move book 1 to desk 1")
     policy.update_state_tracking({}, "take book 1 from bed 1")
     assert policy.seen == ["put book 1 to desk 1", "take book 1 from bed 1"]
+
+
+def test_one_translation_env_plays_as_textworlds_own(data_dir):
+    """The first reset after a load reuses the PDDL state the load built; observations,
+    admissible commands, expert plans and wins match ``textworld.start``'s env turn by turn,
+    including a second reset of the same loaded game (TextWorld's own reset)."""
+    import textworld
+
+    from agent_system.environments.alfworld.env import _load_textworld, _pddl_env_class
+
+    games = [ALFWorldEnv(data_dir=data_dir, split="valid_seen").order[k] for k in (0, 7)]
+    infos = textworld.EnvInfos(won=True, admissible_commands=True, extras=["gamefile"])
+
+    def trace(tw, n_steps=6):
+        out = []
+        for _ in range(2):  # the second round is a reset of the already-loaded game
+            state = tw.reset()
+            out.append((state["feedback"], state["admissible_commands"], state["won"]))
+            for k in range(n_steps):
+                commands = state["admissible_commands"]
+                state, _, done = tw.step(commands[(3 * k + 1) % len(commands)])
+                out.append((state["feedback"], state["admissible_commands"], state["won"], done))
+        tw.close()
+        return out
+
+    for game in games:
+        ours = _pddl_env_class()(infos)
+        ours.load(str(game))
+        assert ours._loaded_state is not None
+        reference = textworld.start(str(game), infos)
+        assert trace(ours) == trace(reference)
+        # the wrapped env the ALFWorld env plays: the expert's plan is TextWorld's too
+        wrapped = _load_textworld(game)
+        first = wrapped.reset()
+        assert first["extra.expert_plan"] and first["admissible_commands"]
+        wrapped.close()

@@ -145,8 +145,51 @@ def _patch_move_tracking(policy: Any) -> None:
     policy._skillrl_move_is_put = True
 
 
+@functools.cache
+def _pddl_env_class() -> type:
+    """TextWorld's ``PddlEnv`` translating the game's PDDL once per new game instead of twice.
+
+    ``PddlEnv.load`` builds a ``PddlState`` (a full PDDL -> SAS translation: about 90 % of a new
+    game's load, ~0.8 s) only to read the game's entities, and the ``reset`` that follows builds
+    a second one for the same problem. The first reset after a load here takes the untouched state
+    ``load`` built; every later reset builds a fresh one as TextWorld does. Observations,
+    admissible commands and infos are TextWorld's (``tests/environments/test_alfworld_env.py``).
+    """
+    from textworld.core import GameState
+    from textworld.envs.pddl.pddl import PddlEnv
+
+    class OneTranslationPddlEnv(PddlEnv):
+        _loaded_state: Any = None
+
+        def load(self, filename_or_data: Any) -> None:
+            super().load(filename_or_data)
+            self._loaded_state = self._pddl_state
+
+        def reset(self) -> Any:
+            state, self._loaded_state = self._loaded_state, None
+            if state is None:
+                return super().reset()
+            # PddlEnv.reset with the state load built (nothing has been applied to it)
+            self._pddl_state = state
+            self.prev_state = None
+            self.state = GameState()
+            self._last_action = None
+            self._moves = 0
+            context = {"state": state, "facts": list(state.facts), "variables": {}, "mapping": {},
+                       "entity_infos": self._entity_infos}
+            self.state.feedback = self._logic.grammar.derive("#intro#", context)
+            self.state.raw = self.state.feedback
+            self._gather_infos()
+            if "walkthrough" in self.request_infos.extras:
+                self.state["extra.walkthrough"] = self.walkthrough or state.replan(self._entity_infos)
+            return self.state
+
+    return OneTranslationPddlEnv
+
+
 def _load_textworld(game: Path):
-    """A TextWorld env for ``game`` with the alfworld wrappers (imported lazily: heavy)."""
+    """A TextWorld env for ``game`` with the alfworld wrappers (imported lazily: heavy); what
+    ``textworld.start`` builds, on :func:`_pddl_env_class`."""
     import textworld
 
     # importing alfworld sets os.environ["ALFWORLD_DATA"] to ~/.cache/alfworld when unset,
@@ -181,8 +224,11 @@ def _load_textworld(game: Path):
                 self.state["extra.expert_plan"] = []
 
     infos = textworld.EnvInfos(won=True, admissible_commands=True, extras=["gamefile", "expert_plan"])
-    wrappers = [AlfredDemangler(), AlfredInfos, _TolerantExpert(expert_type="handcoded")]
-    return textworld.start(str(game), infos, wrappers=wrappers)
+    env = _pddl_env_class()(infos)
+    for wrapper in (AlfredDemangler(), AlfredInfos, _TolerantExpert(expert_type="handcoded")):
+        env = wrapper(env)
+    env.load(str(game))
+    return env
 
 
 #: seed of the fixed game order; changing it changes which game every seed plays
