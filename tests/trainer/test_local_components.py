@@ -96,6 +96,35 @@ def test_policy_errors_reach_every_waiter():
     assert all(isinstance(r, RuntimeError) for r in asyncio.run(run()))
 
 
+def test_a_stalled_round_is_flushed_with_a_warning(caplog):
+    """A registered episode that never asks (nor leaves) does not hang the others forever."""
+    model, tok = _tiny()
+    policy = LocalHFPolicy(model, tok, max_new_tokens=2, max_stall_s=0.3)
+
+    async def run():
+        stuck = asyncio.Event()
+
+        async def silent():
+            with policy.client():
+                await stuck.wait()  # registered, never generates
+
+        async def asking():
+            with policy.client():
+                return await policy.generate("hello world")
+
+        hold = asyncio.create_task(silent())
+        await asyncio.sleep(0)
+        got = await asyncio.wait_for(asking(), 10)
+        stuck.set()
+        await hold
+        return got
+
+    with caplog.at_level("WARNING", logger="skillrl.trainer.local.policy"):
+        gen = asyncio.run(run())
+    assert gen.response_ids and policy.num_generate_calls == 1
+    assert "1 of 2 registered episodes waiting" in caplog.text
+
+
 def test_cut_at_eos_and_batch_padding():
     assert cut_at_eos([4, 1, 1, 0], {1}) == [4, 1]
     b = build_turn_batch([[3, 4, 5], [6]], [[7, 1], [8, 9, 1]], [1.0, -1.0], pad_id=0)

@@ -11,7 +11,9 @@ for it). A flush answers all waiting prompts, sorted by registration order and c
 of ``max_batch_size``; so batch composition — and with a seeded torch RNG the sampled tokens —
 depend only on the episodes, never on machine load. An episode busy in a slow env step is
 waited for. Prompts from callers that did not register (tests, one-off calls) are flushed
-after ``max_wait_s``, as no count tells when the batch is complete.
+after ``max_wait_s``, as no count tells when the batch is complete. A round that stays
+incomplete for ``max_stall_s`` (a registered episode that neither asks nor leaves: a bug, or an
+env call that hangs) is flushed with a warning naming the counts, so a run never waits forever.
 
 Log-probabilities of the generated tokens are gathered on the model's device while generating
 (a logits processor keeps one step's ``(bs, vocab)`` distribution, never all of them), and
@@ -44,6 +46,8 @@ log = logging.getLogger(__name__)
 
 #: default seconds an unregistered caller's prompt waits for company before a flush
 DEFAULT_MAX_WAIT_S = 0.2
+#: default seconds an incomplete round of registered episodes waits before it is flushed anyway
+DEFAULT_MAX_STALL_S = 300.0
 #: default most prompts per ``model.generate`` call
 DEFAULT_MAX_BATCH_SIZE = 256
 
@@ -133,6 +137,8 @@ class LocalHFPolicy:
         temperature: sampling temperature; ``0`` means greedy.
         max_batch_size: most prompts per ``generate`` call.
         max_wait_s: how long an unregistered caller's prompt waits for company.
+        max_stall_s: how long a round of registered episodes may stay incomplete before the
+            waiting prompts are answered anyway (with a warning).
         max_prompt_tokens: prompts longer than this keep their last tokens (None: no limit).
         constrain: an :class:`ActionVocabulary` to constrain actions to the admissible ones
             (None: unconstrained).
@@ -140,7 +146,7 @@ class LocalHFPolicy:
 
     def __init__(self, model: Any, tokenizer: Any, *, max_new_tokens: int = 8, temperature: float = 1.0,
                  max_batch_size: int = DEFAULT_MAX_BATCH_SIZE, max_wait_s: float = DEFAULT_MAX_WAIT_S,
-                 max_prompt_tokens: int | None = None, constrain: ActionVocabulary | None = None) -> None:
+                 max_stall_s: float = DEFAULT_MAX_STALL_S, max_prompt_tokens: int | None = None, constrain: ActionVocabulary | None = None) -> None:
         self.model = model
         self.tokenizer = tokenizer
         self.tokenizer.padding_side = "left"
@@ -150,6 +156,7 @@ class LocalHFPolicy:
         self.temperature = temperature
         self.max_batch_size = max_batch_size
         self.max_wait_s = max_wait_s
+        self.max_stall_s = max_stall_s
         self.max_prompt_tokens = max_prompt_tokens
         self.constrain = constrain
         self._use_template = bool(getattr(tokenizer, "chat_template", None))
@@ -215,7 +222,14 @@ class LocalHFPolicy:
             if self._registered > 0:
                 while self._registered > 0 and not self._complete():
                     self._changed.clear()
-                    await self._changed.wait()
+                    try:
+                        await asyncio.wait_for(self._changed.wait(), self.max_stall_s)
+                    except TimeoutError:
+                        waiting = sum(1 for r in self._pending if r.order[0] == 0)
+                        log.warning("policy batch incomplete for %.0f s: %d of %d registered episodes waiting; "
+                                    "answering the %d waiting prompt(s) now", self.max_stall_s, waiting,
+                                    self._registered, len(self._pending))
+                        break
             else:  # unregistered callers only: wait a little for company
                 deadline = loop.time() + self.max_wait_s
                 while self._registered == 0 and len(self._pending) < self.max_batch_size:
