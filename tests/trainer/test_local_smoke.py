@@ -164,3 +164,20 @@ def test_the_flags_are_overrides_on_the_main_job_or_the_quick_start(tmp_path):
     assert web.total_training_steps == 7 and web.output_dir == str(tmp_path / "a b,c") and web.model_path == "/m"
     # an explicit override after the flag wins
     assert resolve_config(["total_training_steps=9"], env="toy", steps=7).total_training_steps == 9
+
+
+def test_filter_groups_updates_on_informative_episodes_only(tmp_path):
+    """``filter_groups``: the update sees only episodes of groups whose rewards differ (share < 1
+    in some step, fewer turns than the unfiltered run's same step); off, it sees every episode."""
+    runs = {}
+    for flag in (False, True):
+        _tiny_run(tmp_path / str(flag), filter_groups=flag, train_batch_size=8, total_training_steps=2,
+                  warmup_steps=150)
+        runs[flag] = [r for r in _rl_rows(tmp_path / str(flag) / "out" / "metrics.jsonl") if "train/num_turns" in r]
+    assert runs[False] and all(r["train/update_episode_share"] == 1.0 for r in runs[False])
+    shares = [r["train/update_episode_share"] for r in runs[True]]
+    assert shares and all(0.0 < s <= 1.0 for s in shares) and min(shares) < 1.0
+    # the first step's rollouts are the same (seeded); the filtered update takes fewer of their turns
+    off, on = runs[False][0], runs[True][0]
+    assert off["step"] == on["step"]
+    assert (on["train/num_turns"] < off["train/num_turns"]) == (on["train/update_episode_share"] < 1.0)

@@ -100,6 +100,18 @@ def build_turn_batch(prompt_ids: Sequence[Sequence[int]], response_ids: Sequence
     return TurnBatch(ids, attn, position_ids_from_mask(attn), resp, rmask, adv)
 
 
+def informative_episodes(episodes: Sequence[Episode], advantages: Sequence[float],
+                         threshold: float = 1e-8) -> tuple[list[Episode], list[float]]:
+    """The episodes whose advantage is not 0 (``|a| > threshold``), with their advantages: what
+    an update filtered by group keeps (a group whose rewards are all equal has advantage 0).
+
+    >>> informative_episodes(["a", "b", "c"], [0.0, 0.7, -0.7])
+    (['b', 'c'], [0.7, -0.7])
+    """
+    kept = [(ep, a) for ep, a in zip(episodes, advantages) if abs(a) > threshold]
+    return [ep for ep, _ in kept], [a for _, a in kept]
+
+
 def episodes_to_batch(episodes: Sequence[Episode], advantages: Sequence[float], pad_id: int) -> TurnBatch:
     """All turns of ``episodes`` (those with token ids), each carrying its episode's advantage."""
     prompts, responses, advs = [], [], []

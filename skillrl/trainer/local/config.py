@@ -122,6 +122,11 @@ class LocalTrainConfig:
     """Rows per forward/backward pass (gradient accumulation inside a mini-batch)."""
     loss_agg_mode: str = "token-mean"
     """verl loss aggregation (``token-mean``, ``seq-mean-token-sum``, ...)."""
+    filter_groups: bool = False
+    """Leave out of the update the episodes whose advantage is 0 (groups whose rewards are all
+    equal), as DAPO's dynamic sampling does, without re-sampling: the update costs only the
+    informative groups and its loss averages over their tokens alone (False: verl's GRPO, every
+    turn in the batch)."""
 
     # --- validation / checkpoints / logging -------------------------------------------
     val_before_train: bool = False

@@ -33,7 +33,7 @@ from skillrl.agent.style import build_prompt_style
 from skillrl.trainer.evolution import Evolution, EvolutionHook, build_evolution
 from skillrl.trainer.local import checkpoint as ckpt
 from skillrl.trainer.local import sft
-from skillrl.trainer.local.batch import episode_advantages, episodes_to_batch
+from skillrl.trainer.local.batch import episode_advantages, episodes_to_batch, informative_episodes
 from skillrl.trainer.local.config import FORMAT_COLD_START, NO_COLD_START, LocalTrainConfig
 from skillrl.trainer.local.constrained import ActionVocabulary
 from skillrl.trainer.local.metrics import report_metrics, rollout_metrics
@@ -45,7 +45,7 @@ from skillrl.trainer.local.model import (
     token_counter,
 )
 from skillrl.trainer.local.policy import LocalHFPolicy
-from skillrl.trainer.local.ppo import batch_logprobs, has_signal, ppo_update
+from skillrl.trainer.local.ppo import ZERO_ADVANTAGE, batch_logprobs, has_signal, ppo_update
 from skillrl.trainer.local.rollout import EnvPool, collect_episodes, make_env_pool
 from skillrl.trainer.local.runtime import RunRNG, capture_rng, pick_device, restore_rng, seed_everything
 from skillrl.trainer.local.skill_setup import SkillsSetup, build_skills, skill_block_fn
@@ -392,7 +392,10 @@ class LocalRecipe:
         metrics.update(report_metrics(episodes, token_counter(self.tokenizer), skill_block_fn(self.skills.retriever)))
         t1 = time.perf_counter()
         if episodes and has_signal(advantages):
-            batch = episodes_to_batch(episodes, advantages, self.tokenizer.pad_token_id)
+            learn_eps, learn_adv = (informative_episodes(episodes, advantages, ZERO_ADVANTAGE) if cfg.filter_groups
+                                    else (episodes, advantages))
+            metrics["train/update_episode_share"] = len(learn_eps) / len(episodes)
+            batch = episodes_to_batch(learn_eps, learn_adv, self.tokenizer.pad_token_id)
             old_lp = batch_logprobs(self.model, batch, temperature=cfg.temperature, micro_batch_size=cfg.micro_batch_size)
             ref_lp = (batch_logprobs(self.ref_model, batch, temperature=cfg.temperature,
                                      micro_batch_size=cfg.micro_batch_size) if self.ref_model is not None else None)
