@@ -19,6 +19,9 @@ class Generation:
     """Generated token ids, EOS included when the model emitted it."""
     logprobs: tuple[float, ...] = ()
     """Log-probabilities of ``response_ids`` under the sampling policy (may be empty)."""
+    forced: tuple[bool, ...] = ()
+    """Per response token, whether a decoding constraint left only that token: it carries no
+    decision, so it gets no policy-gradient loss (empty: no token was forced)."""
 
 
 @dataclass(frozen=True)

@@ -101,3 +101,31 @@ def test_open_actions_and_unspellable_actions_leave_the_row_free():
     assert vocab.trie(["search[<your query>]", "click[buy now]"]) is None  # WebShop's free-text search
     assert vocab.trie(["go to zebra 9"]) is None  # words the tokenizer cannot spell
     assert vocab.trie(["click buy now"]) is not None
+
+
+def test_forced_tokens_are_recorded_and_carry_no_loss():
+    """Tokens the mask left alone (the think tag, the only continuation of an action, EOS) are
+    marked forced; the turn batch gives them no loss, and branching tokens keep theirs."""
+    from skillrl.trainer.local.batch import episodes_to_batch
+
+    spec, policy = _household_policy(True)
+    eps = _play(spec, policy, games=4, turns=3)
+    steps = [s for ep in eps for s in ep.steps]
+    tok = policy.tokenizer
+    for s in steps:
+        gen = s.generation
+        assert len(gen.forced) == len(gen.response_ids)
+        words = tok.convert_ids_to_tokens(list(gen.response_ids))
+        assert gen.forced[0] and words[0] == "<think>"  # the opening tag is forced
+        assert gen.forced[-1] and gen.response_ids[-1] == tok.eos_token_id  # EOS after </action>
+        assert not all(gen.forced)  # the think text and the action choice are the policy's
+    batch = episodes_to_batch(eps, [1.0] * len(eps), tok.pad_token_id)
+    row = 0
+    for s in steps:
+        n = len(s.generation.response_ids)
+        expected = torch.tensor([0.0 if f else 1.0 for f in s.generation.forced])
+        assert torch.equal(batch.response_mask[row, :n], expected)
+        row += 1
+    # an unconstrained policy forces nothing: every generated token carries loss
+    spec, off = _household_policy(False)
+    assert all(s.generation.forced == () for ep in _play(spec, off, games=2, turns=2) for s in ep.steps)

@@ -76,10 +76,12 @@ class TurnBatch:
 
 
 def build_turn_batch(prompt_ids: Sequence[Sequence[int]], response_ids: Sequence[Sequence[int]],
-                     advantages: Sequence[float], pad_id: int) -> TurnBatch:
+                     advantages: Sequence[float], pad_id: int,
+                     forced: Sequence[Sequence[bool]] | None = None) -> TurnBatch:
     """Pad prompts left and responses right into one :class:`TurnBatch`.
 
-    Rows with an empty response are kept with an all-zero response mask (they add no loss).
+    Rows with an empty response are kept with an all-zero response mask (they add no loss);
+    ``forced`` tokens (a decoding constraint left only them) are left out of the response mask.
     """
     n = len(prompt_ids)
     P = max((len(p) for p in prompt_ids), default=1)
@@ -96,6 +98,10 @@ def build_turn_batch(prompt_ids: Sequence[Sequence[int]], response_ids: Sequence
             attn[i, P:P + len(r)] = 1
             resp[i, :len(r)] = torch.tensor(list(r), dtype=torch.long)
             rmask[i, :len(r)] = 1.0
+            row_forced = forced[i] if forced is not None else ()
+            for j, was_forced in enumerate(row_forced[:len(r)]):
+                if was_forced:
+                    rmask[i, j] = 0.0
     adv = torch.tensor(list(advantages), dtype=torch.float32).unsqueeze(-1) * rmask
     return TurnBatch(ids, attn, position_ids_from_mask(attn), resp, rmask, adv)
 
@@ -113,8 +119,9 @@ def informative_episodes(episodes: Sequence[Episode], advantages: Sequence[float
 
 
 def episodes_to_batch(episodes: Sequence[Episode], advantages: Sequence[float], pad_id: int) -> TurnBatch:
-    """All turns of ``episodes`` (those with token ids), each carrying its episode's advantage."""
-    prompts, responses, advs = [], [], []
+    """All turns of ``episodes`` (those with token ids), each carrying its episode's advantage
+    (tokens a decoding constraint forced carry no loss)."""
+    prompts, responses, advs, forced = [], [], [], []
     for ep, adv in zip(episodes, advantages):
         for step in ep.steps:
             if not step.generation.prompt_ids:
@@ -122,7 +129,8 @@ def episodes_to_batch(episodes: Sequence[Episode], advantages: Sequence[float], 
             prompts.append(step.generation.prompt_ids)
             responses.append(step.generation.response_ids)
             advs.append(adv)
-    return build_turn_batch(prompts, responses, advs, pad_id)
+            forced.append(step.generation.forced)
+    return build_turn_batch(prompts, responses, advs, pad_id, forced=forced)
 
 
 def response_logprobs(model: torch.nn.Module, batch: TurnBatch, temperature: float = 1.0) -> torch.Tensor:

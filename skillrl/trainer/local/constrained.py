@@ -17,7 +17,11 @@ Rows without admissible actions (``None``), or with an open action such as WebSh
 ``search[<your query>]``, or whose actions the tokenizer cannot spell (an action that does not
 survive encode → decode) are left unconstrained. The masked distribution is what is sampled
 from; the log-probabilities the policy records (and PPO trains) are the model's own, before the
-mask (see :class:`~skillrl.trainer.local.policy.LocalHFPolicy`).
+mask (see :class:`~skillrl.trainer.local.policy.LocalHFPolicy`). A token the mask left alone
+(a forced tag, the only continuation of an action once it is told apart from the others) was
+no decision of the policy: :attr:`ActionConstraint.forced` records those positions, and PPO
+gives them no loss (pushing their unmasked probability up or down would only move mass the
+mask removes anyway).
 """
 
 from __future__ import annotations
@@ -147,6 +151,8 @@ class ActionConstraint:
             else:
                 self.rows.append(_Row(_ACTION, trie, node=trie))
         self._started = False
+        #: per row, per generated position: whether the mask allowed exactly one token
+        self.forced: list[list[bool]] = [[] for _ in self.rows]
 
     @property
     def active(self) -> bool:
@@ -191,9 +197,12 @@ class ActionConstraint:
                 mask[i, self.vocab.eos_id] = True
                 if self.vocab.tag_tokens:
                     mask[i, self.vocab.tag_tokens] = True
+                self.forced[i].append(False)
                 continue
             else:
+                self.forced[i].append(False)
                 continue
+            self.forced[i].append(len(allowed) == 1)
             mask[i] = True
             mask[i, allowed] = False
         return scores.masked_fill(mask, float("-inf"))

@@ -285,11 +285,14 @@ class LocalHFPolicy:
         sample = self.temperature > 0
         recorder = ChosenLogprobs(self.temperature if sample else 0.0)
         processors: list[Any] = [recorder]
+        constraint = None
         if self.constrain is not None and admissible is not None:
             constraint = ActionConstraint(self.constrain, list(admissible), prompt_width=width,
                                           max_new_tokens=self.max_new_tokens)
             if constraint.active:
                 processors.append(constraint)
+            else:
+                constraint = None
         from transformers import LogitsProcessorList
 
         was_training = self.model.training
@@ -321,6 +324,7 @@ class LocalHFPolicy:
                 prompt_ids=tuple(ids),
                 response_ids=tuple(resp),
                 logprobs=tuple(float(x) for x in logps[i, : len(resp)]),
+                forced=tuple(constraint.forced[i][: len(resp)]) if constraint is not None else (),
             ))
         self.num_generate_calls += 1
         self.generate_seconds += time.perf_counter() - t0
