@@ -92,8 +92,7 @@ def random_rows(seed: int, *, env_name: str = "household", split: str | None = N
     from skillrl.utils.metrics import success_by_task_type
 
     cfg = resolve_config([f"env.seed={seed}"], config_name="main_job")
-    make_kwargs = {"require_think": False} if env_name == "alfworld" else {}
-    env = get_env_spec(env_name).make(split=split or cfg.env.val_split, **make_kwargs)
+    env = get_env_spec(env_name).make(split=split or cfg.env.val_split)
     records = []
     for k in range(games or cfg.val_batch_size):
         game_seed = VAL_SEED_BASE + k

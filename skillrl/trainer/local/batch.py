@@ -18,6 +18,10 @@ from skillrl.trainer._verl import grpo_advantages
 from skillrl.trainer.local.policy import position_ids_from_mask
 
 
+#: |advantage| below this counts as zero (a batch of zeros skips the update; filtered groups drop)
+ZERO_ADVANTAGE = 1e-8
+
+
 def episode_advantages(rewards: Sequence[float], group_ids: Sequence[object]) -> list[float]:
     """GRPO outcome advantage of each episode (reward normalised within its group).
 
@@ -106,15 +110,15 @@ def build_turn_batch(prompt_ids: Sequence[Sequence[int]], response_ids: Sequence
     return TurnBatch(ids, attn, position_ids_from_mask(attn), resp, rmask, adv)
 
 
-def informative_episodes(episodes: Sequence[Episode], advantages: Sequence[float],
-                         threshold: float = 1e-8) -> tuple[list[Episode], list[float]]:
-    """The episodes whose advantage is not 0 (``|a| > threshold``), with their advantages: what
+def informative_episodes(episodes: Sequence[Episode],
+                         advantages: Sequence[float]) -> tuple[list[Episode], list[float]]:
+    """The episodes whose advantage is not 0 (``|a| > ZERO_ADVANTAGE``), with their advantages: what
     an update filtered by group keeps (a group whose rewards are all equal has advantage 0).
 
     >>> informative_episodes(["a", "b", "c"], [0.0, 0.7, -0.7])
     (['b', 'c'], [0.7, -0.7])
     """
-    kept = [(ep, a) for ep, a in zip(episodes, advantages) if abs(a) > threshold]
+    kept = [(ep, a) for ep, a in zip(episodes, advantages) if abs(a) > ZERO_ADVANTAGE]
     return [ep for ep, _ in kept], [a for _, a in kept]
 
 

@@ -287,12 +287,11 @@ class LocalHFPolicy:
         processors: list[Any] = [recorder]
         constraint = None
         if self.constrain is not None and admissible is not None:
-            constraint = ActionConstraint(self.constrain, list(admissible), prompt_width=width,
-                                          max_new_tokens=self.max_new_tokens)
-            if constraint.active:
+            candidate = ActionConstraint(self.constrain, list(admissible), prompt_width=width,
+                                         max_new_tokens=self.max_new_tokens)
+            if candidate.active:
+                constraint = candidate
                 processors.append(constraint)
-            else:
-                constraint = None
         from transformers import LogitsProcessorList
 
         was_training = self.model.training

@@ -5,10 +5,7 @@ from __future__ import annotations
 import torch
 
 from skillrl.trainer._verl import clipped_policy_loss, kl_penalty
-from skillrl.trainer.local.batch import TurnBatch, response_logprobs
-
-#: |advantage| below this counts as zero (a batch of zeros skips the update)
-ZERO_ADVANTAGE = 1e-8
+from skillrl.trainer.local.batch import ZERO_ADVANTAGE, TurnBatch, response_logprobs
 
 
 def has_signal(advantages: list[float]) -> bool:

@@ -45,7 +45,7 @@ from skillrl.trainer.local.model import (
     token_counter,
 )
 from skillrl.trainer.local.policy import LocalHFPolicy
-from skillrl.trainer.local.ppo import ZERO_ADVANTAGE, batch_logprobs, has_signal, ppo_update
+from skillrl.trainer.local.ppo import batch_logprobs, has_signal, ppo_update
 from skillrl.trainer.local.rollout import EnvPool, collect_episodes, make_env_pool
 from skillrl.trainer.local.runtime import RunRNG, capture_rng, pick_device, restore_rng, seed_everything
 from skillrl.trainer.local.skill_setup import SkillsSetup, build_skills, skill_block_fn
@@ -392,7 +392,7 @@ class LocalRecipe:
         metrics.update(report_metrics(episodes, token_counter(self.tokenizer), skill_block_fn(self.skills.retriever)))
         t1 = time.perf_counter()
         if episodes and has_signal(advantages):
-            learn_eps, learn_adv = (informative_episodes(episodes, advantages, ZERO_ADVANTAGE) if cfg.filter_groups
+            learn_eps, learn_adv = (informative_episodes(episodes, advantages) if cfg.filter_groups
                                     else (episodes, advantages))
             metrics["train/update_episode_share"] = len(learn_eps) / len(episodes)
             batch = episodes_to_batch(learn_eps, learn_adv, self.tokenizer.pad_token_id)
